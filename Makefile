@@ -1,0 +1,35 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+# Both create .venv from a Python >= 3.12 found on this machine and install the package into it.
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# First Python >= 3.12 on PATH or under pyenv; override with `make PYTHON=/path/to/python3.12`.
+PYTHON ?= $(shell for p in python3.13 python3.12 python3 $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] /usr/bin/python3.1[2-9]; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && { command -v $$p; break; }; done)
+
+.PHONY: run test lint bench clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no Python >= 3.12 found; install one or pass PYTHON=/path/to/python3.12"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sim las --summary
+
+test: $(STAMP)
+	$(BIN)/ruff check sim tests benchmarks
+	@# pytest exits 5 when it collects no tests: that is a failure here, not a pass.
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo 'error: pytest collected no tests' >&2; exit 1; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_geography.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,36 @@
+"""A local authority: holds the sufficiency duty and buys or provides placements."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+
+if TYPE_CHECKING:
+    from sim.geography import LocalAuthority
+
+
+class LocalAuthorityAgent(mesa.Agent):
+    """One of the 152 LAs as a buyer and provider of care.
+
+    The hooks here are what policies change: which LAs' in-house carers this LA may use
+    (:attr:`foster_pool`), who it buys as (:attr:`buyer`, an LA or a regional
+    cooperative), and frictions on matching. Policies set them; agent code never tests
+    which policy is on.
+    """
+
+    def __init__(self, model, info: LocalAuthority, budget: float) -> None:
+        super().__init__(model)
+        self.index = info.index
+        self.info = info
+        self.code = info.ons_code
+        self.name = info.name
+        self.region = info.region
+        self.budget = budget  # weekly placement budget, pounds
+        self.foster_pool: tuple[int, ...] = (info.index,)
+        self.home_pool: tuple[int, ...] = (info.index,)
+        self.buyer: str = info.ons_code
+        self.search_delay_weeks = 0.0  # friction added by commissioning arrangements
+        self.breakdown_multiplier = 1.0  # e.g. loss of local knowledge
+        self.spend_to_date = 0.0
+        self.placements_made = 0

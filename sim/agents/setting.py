@@ -1,0 +1,66 @@
+"""A place where children live: the shared base of foster households and homes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+
+from sim.types import PlacementType
+
+if TYPE_CHECKING:
+    from sim.agents.child import Child
+
+
+class CareSetting(mesa.Agent):
+    """Somewhere with a fixed number of places at a real postcode.
+
+    Capacity is enforced here and only here: :meth:`admit` refuses a child when no
+    usable place is free, so no setting can ever be over capacity.
+    """
+
+    ptype: PlacementType
+
+    def __init__(self, model, la: int, postcode: int, easting: float, northing: float,
+                 places: int, price: float) -> None:
+        super().__init__(model)
+        self.la = la
+        self.postcode = postcode
+        self.easting = easting
+        self.northing = northing
+        self.places = places
+        self.blocked = 0  # places not usable (carer on a break, staffing) or held (Staying Put)
+        self.occupants: list[Child] = []
+        self.price = price  # weekly price quoted for a new placement, pounds
+        self.open = True
+        self.opened_week = model.week if hasattr(model, "week") else 0
+
+    @property
+    def free_places(self) -> int:
+        """Places a new child could take now."""
+        return self.places - self.blocked - len(self.occupants) if self.open else 0
+
+    def accepts(self, child: Child) -> bool:
+        """Whether this setting's registration or approval covers the child."""
+        return True
+
+    def fits(self, child: Child) -> bool:
+        """Whether the setting meets the child's needs (not just accepts them)."""
+        return True
+
+    def admit(self, child: Child) -> None:
+        if self.free_places <= 0:
+            raise RuntimeError(f"{type(self).__name__} {self.unique_id} is full")
+        self.occupants.append(child)
+        self.model.vacancies.refresh(self)
+
+    def discharge(self, child: Child) -> None:
+        self.occupants.remove(child)
+        self.model.vacancies.refresh(self)
+
+    def close(self) -> list[Child]:
+        """Stop operating; returns the children who must now be moved."""
+        self.open = False
+        displaced = list(self.occupants)
+        self.model.vacancies.refresh(self)
+        return displaced

@@ -1,0 +1,87 @@
+"""The ``sim`` command line.
+
+Every user mistake raises :class:`sim.errors.SimInputError`; :func:`main` prints it as
+one line on stderr and exits with status 2, so users never see a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from sim import __version__
+from sim.errors import SimInputError
+
+
+def _cmd_las(args: argparse.Namespace) -> int:
+    from sim.data import la_figures_by_code
+    from sim.geography import load_geography
+
+    geo = load_geography()
+    figures = la_figures_by_code()
+    las = geo.in_region(args.region) if args.region else geo.las
+    if args.summary:
+        print(f"{'region':<26}{'LAs':>5}{'CLA 2019':>10}{'per 10k':>9}{'postcodes':>11}")
+        total_las = total_cla = total_pop = total_pc = 0
+        for region in dict.fromkeys(la.region for la in las):
+            members = [la for la in las if la.region == region]
+            cla = sum(figures[la.ons_code].cla_2019 for la in members)
+            pop = sum(figures[la.ons_code].child_pop_0_17 for la in members)
+            pcs = sum(la.n_postcodes for la in members)
+            print(f"{region:<26}{len(members):>5}{cla:>10,}{1e4 * cla / pop:>9.0f}{pcs:>11,}")
+            total_las, total_cla = total_las + len(members), total_cla + cla
+            total_pop, total_pc = total_pop + pop, total_pc + pcs
+        print(
+            f"{'England' if not args.region else 'Total':<26}{total_las:>5}{total_cla:>10,}"
+            f"{1e4 * total_cla / total_pop:>9.0f}{total_pc:>11,}"
+        )
+        print("CLA: children looked after at 31 March 2019 (DfE, Children looked after in England"
+              " 2019). Centroids: mean of each LA's postcodes (ONS Postcode Directory).")
+        return 0
+    print(f"{'ONS code':<11}{'DfE':<5}{'name':<36}{'region':<26}{'CLA 2019':>9}"
+          f"{'easting':>9}{'northing':>9}")
+    for la in las:
+        cla = figures[la.ons_code].cla_2019
+        print(f"{la.ons_code:<11}{la.dfe_code:<5}{la.name[:35]:<36}{la.region:<26}{cla:>9,}"
+              f"{la.centroid_easting:>9.0f}{la.centroid_northing:>9.0f}")
+    print(f"{len(las)} local authorities; centroid = mean OS grid reference of the LA's "
+          "postcodes, metres")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="sim",
+        description="Agent-based simulation of England's children's social care placement "
+        "market: LAs, providers, foster carers and children on real geography.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    las = sub.add_parser("las", help="list England's 152 local authorities")
+    las.add_argument("--region", help="only this region, e.g. 'North East'")
+    las.add_argument("--summary", action="store_true", help="totals by region instead of a row per LA")
+    las.set_defaults(func=_cmd_las)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except SimInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `sim las | head` is fine
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

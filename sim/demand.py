@@ -1,0 +1,163 @@
+"""Demand: children entering care, and when and why they leave.
+
+Entries are Poisson per LA per week at rates set from the LA table and the national
+series of starts. Leaving care is sampled once, at entry, from piecewise-constant
+weekly hazards by age band (return home, adoption, special guardianship) with a boost
+in the first 26 weeks of care; reaching 18 ends care. Sampling the exit time up front
+turns leaving care into a single scheduled event per child.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.scenario import AGE_BAND_EDGES, AGE_BANDS, Demand
+from sim.types import ExitReason, Need
+
+WEEKS_PER_YEAR = 52.1775
+EARLY_WEEKS = 26.0
+_EDGES = np.array(AGE_BAND_EDGES)
+
+
+@dataclass
+class ExitHazards:
+    """Weekly hazards by age band for the three permanence routes (mutable by policies)."""
+
+    home: np.ndarray
+    adoption: np.ndarray
+    sgo: np.ndarray
+    early_multiplier: float
+
+    @classmethod
+    def from_demand(cls, d: Demand) -> ExitHazards:
+        def arr(table: dict) -> np.ndarray:
+            return np.array([table[b] for b in AGE_BANDS], dtype=float)
+
+        return cls(arr(d.exit_home_hazard), arr(d.adoption_hazard), arr(d.sgo_hazard),
+                   d.early_exit_multiplier)
+
+
+def age_band(age_years: np.ndarray) -> np.ndarray:
+    """Index of the DfE age band (under 1, 1-4, 5-9, 10-15, 16-17)."""
+    return np.clip(np.searchsorted(_EDGES, age_years, side="right") - 1, 0, len(AGE_BANDS) - 1)
+
+
+def sample_exits(rng: np.random.Generator, now: float, age: np.ndarray,
+                 weeks_in_care: np.ndarray, hz: ExitHazards) -> tuple[np.ndarray, np.ndarray]:
+    """Draw each child's week and route of leaving care (vectorised competing risks).
+
+    Hazards are constant within a segment bounded by age-band edges and the end of the
+    early period, so the time to exit is exponential within each segment.
+    """
+    n = len(age)
+    exit_week = np.full(n, np.inf)
+    reason = np.full(n, int(ExitReason.AGE_18))
+    t = np.zeros(n)  # weeks from now
+    a = np.asarray(age, dtype=float).copy()
+    w = np.asarray(weeks_in_care, dtype=float).copy()
+    active = np.arange(n)
+    for _ in range(16):
+        if active.size == 0:
+            break
+        band = age_band(a[active])
+        early = w[active] < EARLY_WEEKS
+        h_home = hz.home[band] * np.where(early, hz.early_multiplier, 1.0)
+        h_adopt = hz.adoption[band]
+        h_sgo = hz.sgo[band]
+        total = h_home + h_adopt + h_sgo
+        to_edge = (_EDGES[band + 1] - a[active]) * WEEKS_PER_YEAR
+        to_early = np.where(early, EARLY_WEEKS - w[active], np.inf)
+        seg = np.maximum(np.minimum(to_edge, to_early), 1e-9)
+        with np.errstate(divide="ignore"):
+            draw = rng.exponential(1.0, size=active.size) / np.where(total > 0, total, np.nan)
+        draw = np.where(total > 0, draw, np.inf)
+        hit = draw < seg
+        if hit.any():
+            idx = active[hit]
+            exit_week[idx] = now + t[idx] + draw[hit]
+            u = rng.random(hit.sum()) * total[hit]
+            reason[idx] = np.where(
+                u < h_home[hit], int(ExitReason.RETURN_HOME),
+                np.where(u < h_home[hit] + h_adopt[hit], int(ExitReason.ADOPTED),
+                         int(ExitReason.SPECIAL_GUARDIANSHIP)))
+        stay = ~hit
+        idx = active[stay]
+        t[idx] += seg[stay]
+        a[idx] += seg[stay] / WEEKS_PER_YEAR
+        w[idx] += seg[stay]
+        reached_18 = a[idx] >= 18.0 - 1e-9
+        done = idx[reached_18]
+        exit_week[done] = now + t[done]
+        reason[done] = int(ExitReason.AGE_18)
+        active = idx[~reached_18]
+    return exit_week, reason
+
+
+def la_start_shares(cla_2019: np.ndarray, cla_2015: np.ndarray,
+                    during_year: np.ndarray) -> np.ndarray:
+    """Each LA's share of national starts, from its 2019 figures.
+
+    Starts in the year = children looked after during the year - stock at its start; the
+    stock a year earlier is estimated from the LA's own 2015-2019 growth.
+    """
+    growth = np.clip((cla_2019 - cla_2015) / 4.0, -0.2 * cla_2019, 0.2 * cla_2019)
+    starts = during_year - (cla_2019 - growth)
+    starts = np.where(np.isfinite(starts) & (starts > 0), starts, 0.35 * cla_2019)
+    return starts / starts.sum()
+
+
+def starts_for_year(d: Demand, year: float) -> float:
+    """National starts per year at a (fractional) calendar year, stepwise by year."""
+    table = {int(k): float(v) for k, v in d.starts_per_year.items()}
+    years = sorted(table)
+    y = int(np.floor(year))
+    if y <= years[0]:
+        return table[years[0]]
+    if y >= years[-1]:
+        return table[years[-1]]
+    return table[max(k for k in years if k <= y)]
+
+
+def draw_entrant_profiles(rng: np.random.Generator, n: int, d: Demand) -> dict[str, np.ndarray]:
+    """Age, sex, needs and UASC status of ``n`` entrants (vectorised)."""
+    mix = np.array([d.entry_age_mix[b] for b in AGE_BANDS])
+    band = rng.choice(len(AGE_BANDS), size=n, p=mix / mix.sum())
+    lo, hi = _EDGES[band], _EDGES[band + 1]
+    age = lo + rng.random(n) * (hi - lo)
+    # Unaccompanied children are almost all teenagers (87% aged 16+).
+    uasc = (age >= 14) & (rng.random(n) < d.uasc_share_of_starts / max(_share_14_plus(d), 1e-9))
+    need = np.full(n, int(Need.STANDARD))
+    complex_ = (age >= 8) & (rng.random(n) < d.complex_needs_share / max(_share_8_plus(d), 1e-9))
+    need[complex_] = int(Need.COMPLEX)
+    disabled = ~complex_ & (rng.random(n) < d.disability_share)
+    need[disabled] = int(Need.DISABLED)
+    male = rng.random(n) < np.where(uasc, 0.9, d.male_share)
+    return {"age": age, "uasc": uasc, "need": need, "male": male}
+
+
+def _share_14_plus(d: Demand) -> float:
+    return d.entry_age_mix["10_15"] / 3 + d.entry_age_mix["16_17"]
+
+
+def _share_8_plus(d: Demand) -> float:
+    return 0.4 * d.entry_age_mix["5_9"] + d.entry_age_mix["10_15"] + d.entry_age_mix["16_17"]
+
+
+def sibling_groups(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
+    """Group labels for ``n`` entrants of one LA: -1 alone, else a shared group number.
+
+    ``share`` of entrants arrive with at least one sibling; groups are 2-4 children.
+    """
+    labels = np.full(n, -1)
+    i, g = 0, 0
+    while i < n:
+        if rng.random() < share and n - i >= 2:
+            size = min(int(rng.choice([2, 3, 4], p=[0.62, 0.27, 0.11])), n - i)
+            labels[i:i + size] = g
+            g += 1
+            i += size
+        else:
+            i += 1
+    return labels

@@ -1,0 +1,197 @@
+"""The market side: prices, provider accounts, failure and entry.
+
+Prices are cost plus a markup that rises with scarcity (regional occupancy above a
+target) and with how fragmented a provider's buyers are (many small buyers have little
+bargaining power). Providers keep accounts every four weeks; one whose cash runs out
+exits and its homes close, displacing the children in them. New homes open where the
+expected margin is positive, sited where running costs are low, limited by the supply
+of registered managers and delayed by registration.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.agents.foster_household import FosterHousehold
+from sim.agents.provider import ChildrensHome, Provider, SupportedHome
+from sim.types import PlacementType, Sector
+
+if TYPE_CHECKING:
+    from sim.agents.setting import CareSetting
+    from sim.model import CareMarketModel
+
+WEEKS_PER_YEAR = 52.1775
+
+
+class Market:
+    """Pricing, provider finance, failure and entry for one model."""
+
+    def __init__(self, model: CareMarketModel, rng: np.random.Generator) -> None:
+        self.model = model
+        self.rng = rng
+        self.scarcity: dict[tuple[str, str], float] = {}
+        self.homes_opened = 0
+        self.homes_closed = 0
+        self.providers_failed = 0
+        self.children_displaced = 0
+        self.pending_managers = 0.0
+        self._concentration: dict[Provider, float] = {}
+
+    # -- prices --------------------------------------------------------------------------
+    def markup(self, provider: Provider, kind: str, region: str) -> float:
+        p = self.model.scenario.prices
+        base = {"homes": p.home_markup, "ifa": p.ifa_markup, "supported": p.ifa_markup}[kind]
+        occ = self.scarcity.get((kind, region), p.target_occupancy)
+        scarce = max(occ - p.target_occupancy, 0.0) / max(1 - p.target_occupancy, 1e-6)
+        if provider not in self._concentration:
+            self._concentration[provider] = self.buyer_concentration(provider)
+        frag = 1.0 - self._concentration[provider]
+        m = base + p.scarcity_markup * scarce * base + p.fragmentation_markup * frag
+        for hook in self.model.price_hooks:
+            m = hook(provider, m)
+        return max(m, -0.5)
+
+    def buyer_concentration(self, provider: Provider) -> float:
+        """Herfindahl index of the buyers (LAs or cooperatives) of a provider's placements."""
+        buyers = Counter(self.model.las[c.la].buyer for s in provider.settings for c in s.occupants)
+        total = sum(buyers.values())
+        if total == 0:
+            return 0.0
+        return sum((v / total) ** 2 for v in buyers.values())
+
+    def price_setting(self, s: CareSetting) -> None:
+        """Quote the weekly price of a new placement in ``s``."""
+        p = self.model.scenario.prices
+        if isinstance(s, ChildrensHome):
+            if s.provider.sector == Sector.LOCAL_AUTHORITY:
+                s.price = s.cost_per_place
+                return
+            region = self.model.geography.las[s.la].region
+            m = self.markup(s.provider, "homes", region)
+            s.price = s.cost_per_place / p.target_occupancy * (1 + m)
+        elif isinstance(s, SupportedHome):
+            region = self.model.geography.las[s.la].region
+            s.price = p.supported_cost * (1 + self.markup(s.provider, "supported", region))
+        elif isinstance(s, FosterHousehold):
+            if s.ptype == PlacementType.IFA_FOSTER:
+                region = self.model.geography.las[s.la].region
+                s.price = p.ifa_cost * (1 + self.markup(s.service, "ifa", region))
+            elif s.ptype == PlacementType.KINSHIP:
+                s.price = p.kinship_foster_cost
+            else:
+                s.price = p.in_house_foster_cost * self.model.foster_fee_multiplier
+
+    def reprice(self) -> None:
+        """Quarterly price review for every setting, from current regional scarcity."""
+        self.update_scarcity()
+        self._concentration = {}
+        for s in self.model.settings_of(PlacementType.PRIVATE_HOME, PlacementType.LA_HOME,
+                                        PlacementType.SUPPORTED, PlacementType.IFA_FOSTER,
+                                        PlacementType.LA_FOSTER):
+            self.price_setting(s)
+
+    def update_scarcity(self) -> None:
+        """Occupancy of usable places by provider kind and region."""
+        occ: dict[tuple[str, str], list[int]] = {}
+        for prov in self.model.providers:
+            if not prov.active or prov.sector == Sector.LOCAL_AUTHORITY:
+                continue
+            for s in prov.settings:
+                if not s.open:
+                    continue
+                region = self.model.geography.las[s.la].region
+                cell = occ.setdefault((prov.kind, region), [0, 0])
+                cell[0] += len(s.occupants)
+                cell[1] += max(s.places - s.blocked, 0)
+        self.scarcity = {k: (v[0] / v[1] if v[1] else 1.0) for k, v in occ.items()}
+
+    # -- accounts ------------------------------------------------------------------------
+    def capitalise(self, prov: Provider, rng: np.random.Generator,
+                   leveraged: bool = False) -> None:
+        """Opening balance sheet: cash buffer and, for leveraged groups, debt."""
+        r = self.model.scenario.residential
+        weekly = sum(s.running_cost() for s in prov.settings if hasattr(s, "running_cost"))
+        prov.cash = weekly * r.cash_weeks * float(rng.uniform(0.5, 1.5))
+        if leveraged and rng.random() < r.leveraged_share:
+            revenue = weekly * WEEKS_PER_YEAR * 1.3
+            prov.debt = r.debt_years_revenue * revenue
+            prov.interest_rate = r.interest_rate
+
+    def accounts(self, weeks: int) -> None:
+        """Book ``weeks`` of revenue and cost; providers out of cash fail."""
+        r = self.model.scenario.residential
+        for prov in list(self.model.providers):
+            if not prov.active or prov.sector == Sector.LOCAL_AUTHORITY:
+                continue
+            revenue = prov.weekly_revenue() * weeks
+            cost = prov.weekly_cost() * weeks
+            prov.cash += revenue - cost
+            prov.revenue_to_date += revenue
+            prov.cost_to_date += cost
+            prov.quarter_revenue = 0.75 * prov.quarter_revenue + revenue
+            prov.quarter_cost = 0.75 * prov.quarter_cost + cost
+            if prov.cash < 0:
+                self.model.on_provider_failure(prov)
+        if self.model.week % 13 == 0:
+            for prov in self.model.providers:
+                if prov.active and prov.sector != Sector.LOCAL_AUTHORITY:
+                    prov.cost_multiplier = float(np.exp(self.rng.normal(0.0, r.cost_shock_sd)))
+
+    def fail(self, prov: Provider) -> list:
+        """A disorderly exit: every setting closes and its children must move at once."""
+        prov.active = False
+        self.providers_failed += 1
+        displaced = []
+        for s in prov.settings:
+            if s.open:
+                displaced += s.close()
+                if isinstance(s, ChildrensHome):
+                    self.homes_closed += 1
+        self.children_displaced += len(displaced)
+        return displaced
+
+    # -- entry ---------------------------------------------------------------------------
+    def home_margin(self) -> float:
+        """Expected operating margin of a new independent home at current prices."""
+        revenue = cost = 0.0
+        for prov in self.model.providers:
+            if prov.active and prov.kind == "homes" and prov.sector != Sector.LOCAL_AUTHORITY:
+                revenue += prov.quarter_revenue
+                cost += prov.quarter_cost
+        return (revenue - cost) / revenue if revenue > 0 else 0.0
+
+    def entry(self) -> None:
+        """Quarterly: independent providers decide how many homes to open."""
+        from sim.supply import home_siting_weights
+
+        r = self.model.scenario.residential
+        margin = self.home_margin()
+        n_homes = sum(1 for _ in self.model.settings_of(PlacementType.PRIVATE_HOME))
+        demand = self.model.unmet_residential_demand()
+        want = r.entry_rate * max(margin, 0.0) * 10 * n_homes * (1 + demand)
+        for hook in self.model.entry_hooks:
+            want = hook(want)
+        self.pending_managers += r.manager_supply_per_quarter * self.model.scenario.scale
+        n_new = int(min(self.rng.poisson(max(want, 0.0)), self.pending_managers))
+        self.pending_managers -= n_new
+        self.pending_managers = min(self.pending_managers,
+                                    4 * r.manager_supply_per_quarter * self.model.scenario.scale)
+        siting = home_siting_weights(self.model)
+        for _ in range(n_new):
+            la = int(self.rng.choice(len(siting), p=siting))
+            self.model.schedule_home_opening(self.choose_operator(la), la, r.registration_weeks)
+
+    def choose_operator(self, la: int) -> Provider:
+        """Existing large groups expand; otherwise a new small operator enters."""
+        groups = [p for p in self.model.providers
+                  if p.active and p.kind == "homes" and p.name.startswith("Home group")]
+        if groups and self.rng.random() < 0.45:
+            return groups[int(self.rng.integers(len(groups)))]
+        region = self.model.geography.las[la].region
+        prov = Provider(self.model, "homes", Sector.PRIVATE, region, 0.0, 0.0, 0.0, 0.0)
+        prov.cash = self.model.scenario.prices.home_cost_per_place * 4 * 8
+        self.model.register_provider(prov)
+        return prov

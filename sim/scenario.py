@@ -1,0 +1,410 @@
+"""The typed scenario: the single source of truth for every model parameter.
+
+A scenario is a frozen dataclass of frozen parameter groups (demand, fostering,
+residential, prices, matching, stability). Every field carries its unit, its allowed
+range and its source in ``metadata``; :func:`load_scenario` reads a TOML file, checks
+every value against those ranges and raises :class:`ScenarioError` with a one-line
+message naming the file, the field and what is allowed.
+
+Figures marked *estimate* are priors (exposed so they can be varied), not published
+values; figures with a publication are cited. Policies (issue: switchable reforms) are
+listed in the ``[[policies]]`` array and resolved by :mod:`sim.policies`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from sim.errors import ScenarioError
+
+
+def param(default: Any, lo: float | None = None, hi: float | None = None, unit: str = "",
+          source: str = "") -> Any:
+    """A scenario field with its allowed range, unit and source kept beside it."""
+    meta = {"lo": lo, "hi": hi, "unit": unit, "source": source}
+    if isinstance(default, (dict, list, tuple)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+EST = "estimate"
+CLA = "DfE, Children looked after in England including adoptions (year ending 31 March)"
+OFSTED_F = "Ofsted, Fostering in England 2021-22"
+OFSTED_H = "Ofsted, Children's social care in England (2019, 2023, 2024)"
+CMA = "CMA, Children's social care market study, final report (2022)"
+
+AGE_BANDS = ("under_1", "1_4", "5_9", "10_15", "16_17")
+AGE_BAND_EDGES = (0.0, 1.0, 5.0, 10.0, 16.0, 18.0)
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Who enters care, with which needs, and how they leave."""
+
+    starts_per_year: dict = param(
+        {"2019": 31_000, "2020": 30_500, "2021": 29_500, "2022": 30_010, "2023": 33_000,
+         "2024": 33_050},
+        0, 200_000, "children/year",
+        f"{CLA}: 2022-24 published; 2019-21 estimate interpolated from the same series",
+    )
+    entry_age_mix: dict = param(
+        {"under_1": 0.19, "1_4": 0.17, "5_9": 0.17, "10_15": 0.29, "16_17": 0.18},
+        0, 1, "share of starts", f"{EST} (shape of DfE starts by age)",
+    )
+    male_share: float = param(0.56, 0, 1, "share", f"{CLA} 2022")
+    uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
+    complex_needs_share: float = param(0.09, 0, 1, "share of entrants aged 8+",
+                                       f"{EST}; calibrated to residential share")
+    disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
+    sibling_group_share: float = param(0.32, 0, 1, "share of entrants arriving with siblings",
+                                       f"{EST}; calibrated to 37% separated (CCo 2023)")
+    kinship_share: float = param(0.20, 0, 1, "share of entrants under 16 with a connected carer",
+                                 f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
+    with_parents_share: float = param(0.07, 0, 1, "share of entrants placed with parents",
+                                      f"{CLA} 2019 (7% of stock)")
+    # Weekly hazards of leaving care by age band (per week), before the early-exit boost.
+    exit_home_hazard: dict = param(
+        {"under_1": 0.0040, "1_4": 0.0050, "5_9": 0.0045, "10_15": 0.0050, "16_17": 0.0060},
+        0, 1, "per week", f"calibrated to {CLA} stock and ceasings",
+    )
+    adoption_hazard: dict = param(
+        {"under_1": 0.0110, "1_4": 0.0070, "5_9": 0.0008, "10_15": 0.0, "16_17": 0.0},
+        0, 1, "per week", f"calibrated to about 3,500 adoptions/year ({CLA} 2019)",
+    )
+    sgo_hazard: dict = param(
+        {"under_1": 0.0040, "1_4": 0.0045, "5_9": 0.0025, "10_15": 0.0010, "16_17": 0.0},
+        0, 1, "per week", f"calibrated to about 3,700 special guardianship orders ({CLA} 2019)",
+    )
+    early_exit_multiplier: float = param(3.0, 1, 20, "x hazard in first 26 weeks of care",
+                                         f"{EST}; many episodes are short")
+    staying_put_share: float = param(0.5, 0, 1, "share of 18-year-olds in foster care",
+                                     f"{EST}; DfE Staying Put statistics about 50-55%")
+    staying_put_weeks: float = param(78.0, 0, 260, "weeks, mean", EST)
+
+
+@dataclass(frozen=True)
+class Fostering:
+    """Foster households and the recruitment pipeline (Ofsted Fostering in England)."""
+
+    mainstream_households: int = param(36_050, 0, 200_000, "households", OFSTED_F)
+    la_share_of_mainstream: float = param(0.55, 0, 1, "share of households",
+                                          f"{EST}; LA 27.9% vs IFA 24.8% of children (FOI 2024)")
+    places_per_household: float = param(1.70, 1, 6, "places", f"{OFSTED_F}: 74,660/43,905")
+    unusable_vacancy_share: float = param(0.45, 0, 1, "share of vacant places",
+                                          f"{EST}; Ofsted reports many vacancies not usable")
+    complex_approved_share: float = param(0.10, 0, 1, "share of households", EST)
+    teen_approved_share: float = param(0.55, 0, 1, "share approved for 11+", EST)
+    enquiries_per_year: float = param(138_075, 0, 1e6, "enquiries/year", OFSTED_F)
+    ifa_share_of_enquiries: float = param(0.79, 0, 1, "share", "Ofsted, Fostering 2022-23")
+    application_rate: float = param(0.06, 0, 1, "applications/enquiry",
+                                    f"{OFSTED_F}: 8,280/138,075")
+    approval_rate: float = param(0.49, 0, 1, "approvals/application",
+                                 f"{OFSTED_F}: 4,035/8,280")
+    assessment_weeks: float = param(26.0, 1, 104, "weeks, mean", f"{EST}; statutory guide 8 months")
+    assessors_per_100_households: float = param(2.2, 0.1, 50, "assessors", EST)
+    deregistration_rate: float = param(0.125, 0, 1, "per household per year",
+                                       f"{OFSTED_F}: 5,435/43,905")
+    la_to_ifa_transfer_share: float = param(0.10, 0, 1, "share of LA deregistrations", EST)
+    kinship_carer_years: float = param(3.0, 0.1, 20, "years a connected carer stays approved",
+                                       EST)
+
+
+@dataclass(frozen=True)
+class Residential:
+    """Children's homes, supported accommodation and the providers that run them."""
+
+    homes_2019: int = param(2_304, 0, 20_000, "homes", f"{OFSTED_H} 2019")
+    la_run_homes_2019: int = param(418, 0, 20_000, "homes", f"{OFSTED_H} 2019")
+    voluntary_share_of_independent: float = param(0.06, 0, 1, "share", f"{CLA} 2019: 6% vs 35%")
+    places_per_home: float = param(3.76, 1, 20, "places", f"{OFSTED_H} 2023: 10,818/2,880")
+    complex_specialist_share: float = param(0.35, 0, 1, "share of homes", EST)
+    min_age: float = param(8.0, 0, 17, "years", EST)
+    supported_places: int = param(5_500, 0, 100_000, "places (16-17 supported accommodation)",
+                                  f"{EST}; supported accommodation 9.8% of children (FOI 2024)")
+    large_group_count: int = param(21, 0, 500, "groups",
+                                   "Ofsted 2022: 21 largest own 929 homes (42% of private)")
+    large_group_share: float = param(0.42, 0, 1, "share of private homes", "Ofsted 2022")
+    leveraged_share: float = param(0.5, 0, 1, "share of large groups with debt", EST)
+    debt_years_revenue: float = param(1.5, 0, 20, "years of revenue", EST)
+    interest_rate: float = param(0.08, 0, 1, "per year", EST)
+    cash_weeks: float = param(10.0, 0, 520, "weeks of costs held as cash", EST)
+    cost_shock_sd: float = param(0.15, 0, 2, "sd of quarterly cost shock", EST)
+    entry_rate: float = param(0.02, 0, 1, "new homes per quarter per region, per unit margin",
+                              f"{EST}; calibrated to +3.7%/year homes 2019-24 ({OFSTED_H})")
+    manager_supply_per_quarter: float = param(60.0, 0, 10_000, "new registered managers/quarter",
+                                              EST)
+    registration_weeks: float = param(26.0, 0, 260, "weeks from decision to opening", EST)
+    property_cost_index: dict = param(
+        {"North East": 0.70, "North West": 0.78, "Yorkshire and The Humber": 0.80,
+         "East Midlands": 0.85, "West Midlands": 0.88, "East of England": 1.10,
+         "London": 1.60, "South East": 1.25, "South West": 1.05},
+        0.1, 5, "relative running cost", f"{EST} (regional house prices and wages)",
+    )
+    siting_cost_elasticity: float = param(2.0, 0, 10, "", f"{EST}; CMA: homes cluster where cheap")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Unit costs and prices, weekly, pounds (2019 prices)."""
+
+    in_house_foster_cost: float = param(520.0, 0, 1e5, "GBP/week", f"{EST} (about £450-£600)")
+    kinship_foster_cost: float = param(300.0, 0, 1e5, "GBP/week", EST)
+    ifa_cost: float = param(665.0, 0, 1e5, "GBP/week", f"{CMA}: price about £820, margin 19%")
+    home_cost_per_place: float = param(2_950.0, 0, 1e5, "GBP/week at full occupancy",
+                                       f"{CMA}: price £3,830, margin 23%")
+    la_home_cost_per_place: float = param(4_600.0, 0, 1e5, "GBP/week", f"{EST} (£4,000-£6,000)")
+    supported_cost: float = param(1_100.0, 0, 1e5, "GBP/week", EST)
+    emergency_cost: float = param(10_000.0, 0, 1e6, "GBP/week", f"{EST} (£10,000 and more)")
+    home_markup: float = param(0.12, 0, 5, "markup on full cost at target occupancy",
+                               f"calibrated to {CMA} 23% margin")
+    ifa_markup: float = param(0.22, 0, 5, "markup on cost", f"calibrated to {CMA} 19% margin")
+    scarcity_markup: float = param(0.8, 0, 20, "extra markup per unit of excess occupancy",
+                                   f"{EST}; CMA: prices rise with scarcity")
+    target_occupancy: float = param(0.85, 0.1, 1, "share of places", EST)
+    fragmentation_markup: float = param(0.05, 0, 5, "markup when buyers are fully fragmented",
+                                        EST)
+    reprice_weeks: int = param(13, 1, 104, "weeks between price reviews", EST)
+
+
+@dataclass(frozen=True)
+class Matching:
+    """How an LA searches for a placement: preference order and cost-distance-fit score."""
+
+    candidates: int = param(8, 1, 200, "vacancies compared per search", EST)
+    foster_radius_miles: float = param(60.0, 1, 500, "miles", EST)
+    home_radius_miles: float = param(250.0, 1, 500, "miles", EST)
+    cost_weight: float = param(1.0, 0, 100, "per £100/week", EST)
+    distance_weight: float = param(0.25, 0, 100, "per mile", EST)
+    out_of_area_penalty: float = param(2.0, 0, 100, "score points", EST)
+    emergency_research_weeks: int = param(2, 1, 52, "weeks between searches", EST)
+
+
+@dataclass(frozen=True)
+class Stability:
+    """Placement endings: breakdowns and provider notice."""
+
+    breakdown_rate: dict = param(
+        {"kinship": 0.10, "la_foster": 0.22, "ifa_foster": 0.24, "la_home": 0.45,
+         "private_home": 0.50, "supported": 0.45, "emergency": 0.0},
+        0, 10, "per placement per year", f"calibrated to 10% with 3+ placements ({CLA})",
+    )
+    misfit_multiplier: float = param(2.0, 1, 20, "x breakdown when need and home do not fit", EST)
+    distance_multiplier_per_10_miles: float = param(0.05, 0, 5, "x per 10 miles", EST)
+    teen_multiplier: float = param(1.5, 1, 10, "x for 13+", EST)
+    provider_notice_share: float = param(0.12, 0, 1, "share of independent endings by provider",
+                                         f"{CLA} 2024: 8% carer request, 1% closure")
+    notice_weeks: float = param(4.0, 0, 52, "weeks of notice given", EST)
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy named in the scenario: resolved by :mod:`sim.policies`."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One complete set of assumptions for a run. Frozen: policies never mutate it."""
+
+    name: str = "baseline"
+    description: str = "2019 stock run forward with published flows; no reforms."
+    start_year: int = param(2019, 2019, 2019, "year (stock at 31 March)", CLA)
+    scale: float = param(1.0, 0.001, 1.0, "share of England's children and supply", "")
+    record_every_weeks: int = param(4, 1, 52, "weeks between per-LA snapshots", "")
+    demand: Demand = field(default_factory=Demand)
+    fostering: Fostering = field(default_factory=Fostering)
+    residential: Residential = field(default_factory=Residential)
+    prices: Prices = field(default_factory=Prices)
+    matching: Matching = field(default_factory=Matching)
+    stability: Stability = field(default_factory=Stability)
+    policies: tuple[PolicySpec, ...] = ()
+    only_las: tuple[str, ...] = ()
+    """Restrict the run to these LAs (codes or names); empty means all 152."""
+    source_file: str = ""
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with top-level fields or dotted group fields (``"prices.ifa_cost"``) changed."""
+        groups: dict[str, dict[str, Any]] = {}
+        top: dict[str, Any] = {}
+        for key, value in changes.items():
+            if "." in key:
+                group, name = key.split(".", 1)
+                groups.setdefault(group, {})[name] = value
+            else:
+                top[key] = value
+        for group, values in groups.items():
+            current = getattr(self, group, None)
+            if not dataclasses.is_dataclass(current):
+                raise ScenarioError(f"unknown parameter group {group!r}")
+            top[group] = _build(type(current), {**_asdict_shallow(current), **values},
+                                self.source_file or "<replace>", group)
+        return _validate(dataclasses.replace(self, **top))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (TOML/JSON-ready) that :func:`scenario_from_dict` reads back."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "source_file":
+                continue
+            if f.name == "policies":
+                out["policies"] = [{"name": p.name, **p.params} for p in value]
+            elif dataclasses.is_dataclass(value):
+                out[f.name] = _asdict_shallow(value)
+            else:
+                out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+GROUPS = ("demand", "fostering", "residential", "prices", "matching", "stability")
+
+
+def _asdict_shallow(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+def _check_number(value: Any, f: dataclasses.Field, where: str) -> None:
+    lo, hi, unit = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("unit", "")
+    allowed = f"a number in [{lo}, {hi}]" + (f" ({unit})" if unit else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ScenarioError(f"{where}: expected {allowed}, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ScenarioError(f"{where}: {value!r} is out of range; allowed {allowed}")
+
+
+def _build(cls: type, values: dict[str, Any], file: str, prefix: str) -> Any:
+    """Construct a parameter group, checking names, types and ranges."""
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in fields:
+            raise ScenarioError(
+                f"{file}: unknown field {prefix}.{key} (allowed: {', '.join(fields)})"
+            )
+    out: dict[str, Any] = {}
+    for name, f in fields.items():
+        if name not in values:
+            continue
+        value = values[name]
+        where = f"{file}: {prefix}.{name}"
+        kind = hints[name]
+        if kind in (int, float):
+            _check_number(value, f, where)
+            if kind is int and not float(value).is_integer():
+                raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
+            value = kind(value)
+        elif kind is dict:
+            default = f.default_factory() if callable(f.default_factory) else {}
+            if not isinstance(value, dict):
+                raise ScenarioError(f"{where}: expected a table of {', '.join(default)}")
+            unknown = set(value) - set(default) if default else set()
+            if unknown:
+                raise ScenarioError(
+                    f"{where}: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(default)})"
+                )
+            merged = {**default, **{str(k): v for k, v in value.items()}}
+            for k, v in merged.items():
+                _check_number(v, f, f"{where}.{k}")
+            value = merged
+        out[name] = value
+    return cls(**out)
+
+
+def _validate(scenario: Scenario) -> Scenario:
+    """Cross-field checks that single ranges cannot express."""
+    where = scenario.source_file or "<scenario>"
+    mix = scenario.demand.entry_age_mix
+    if abs(sum(mix.values()) - 1.0) > 1e-6:
+        raise ScenarioError(
+            f"{where}: demand.entry_age_mix must sum to 1 (sums to {sum(mix.values()):.4f})"
+        )
+    r = scenario.residential
+    if r.la_run_homes_2019 > r.homes_2019:
+        raise ScenarioError(f"{where}: residential.la_run_homes_2019 exceeds residential.homes_2019")
+    return scenario
+
+
+def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
+    """Build and validate a scenario from plain data (as read from TOML)."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{file}: expected a table of scenario fields")
+    data = dict(data)
+    top_fields = {f.name: f for f in dataclasses.fields(Scenario)}
+    kwargs: dict[str, Any] = {"source_file": file}
+    for key, value in data.items():
+        if key not in top_fields or key == "source_file":
+            allowed = ", ".join(k for k in top_fields if k != "source_file")
+            raise ScenarioError(f"{file}: unknown field {key!r} (allowed: {allowed})")
+        if key in GROUPS:
+            cls = type(getattr(Scenario(), key))
+            if not isinstance(value, dict):
+                raise ScenarioError(f"{file}: [{key}] must be a table")
+            kwargs[key] = _build(cls, value, file, key)
+        elif key == "policies":
+            if not isinstance(value, list):
+                raise ScenarioError(f"{file}: policies must be an array of tables [[policies]]")
+            specs = []
+            for i, entry in enumerate(value):
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                    raise ScenarioError(f"{file}: policies[{i}].name is required (a policy name)")
+                params = {k: v for k, v in entry.items() if k != "name"}
+                specs.append(PolicySpec(entry["name"], params))
+            kwargs["policies"] = tuple(specs)
+        elif key == "only_las":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ScenarioError(f"{file}: only_las must be a list of LA codes or names")
+            kwargs["only_las"] = tuple(value)
+        elif key in ("name", "description"):
+            if not isinstance(value, str):
+                raise ScenarioError(f"{file}: {key} must be a string")
+            kwargs[key] = value
+        else:
+            f = top_fields[key]
+            _check_number(value, f, f"{file}: {key}")
+            kwargs[key] = int(value) if get_type_hints(Scenario)[key] is int else float(value)
+    scenario = _validate(Scenario(**kwargs))
+    if scenario.policies:
+        from sim.policies import validate_policies
+
+        validate_policies(scenario)
+    return scenario
+
+
+def load_scenario(path: str | Path | None) -> Scenario:
+    """Read a scenario TOML file; ``None`` gives the built-in baseline."""
+    if path is None:
+        return Scenario()
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"{path}: no such scenario file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ScenarioError(f"{path}: not valid TOML ({err})") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    return scenario_from_dict(data, str(path))
+
+
+def describe_parameters() -> list[dict[str, Any]]:
+    """Every parameter with its default, unit, range and source (for docs and `sim params`)."""
+    rows = []
+    base = Scenario()
+    for group in GROUPS:
+        obj = getattr(base, group)
+        for f in dataclasses.fields(obj):
+            rows.append({
+                "parameter": f"{group}.{f.name}",
+                "default": getattr(obj, f.name),
+                "unit": f.metadata.get("unit", ""),
+                "range": (f.metadata.get("lo"), f.metadata.get("hi")),
+                "source": f.metadata.get("source", ""),
+            })
+    return rows
