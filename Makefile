@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/sim las --summary
+	$(BIN)/sim run scenarios/baseline.toml --seed 1 --years 10 --scale 0.1 --out results/baseline
 
 test: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks
@@ -30,6 +31,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_geography.py
+	$(BIN)/python benchmarks/bench_model.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

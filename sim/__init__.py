@@ -7,8 +7,8 @@ try:
 except metadata.PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0+unknown"
 
-from sim.errors import ScenarioError, SimInputError, UnknownLocalAuthority  # noqa: E402
-from sim.geography import Geography, LocalAuthority, distance_miles, load_geography  # noqa: E402
+from sim.errors import ScenarioError, SimInputError, UnknownLocalAuthority
+from sim.geography import Geography, LocalAuthority, distance_miles, load_geography
 
 __all__ = [
     "Geography",

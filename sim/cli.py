@@ -50,6 +50,45 @@ def _cmd_las(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from sim.model import CareMarketModel
+    from sim.scenario import ScenarioError, load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.seed < 0:
+        raise ScenarioError(f"--seed: {args.seed} is negative; use a whole number >= 0")
+    if not 0 < args.years <= 50:
+        raise ScenarioError(f"--years: {args.years} is out of range; allowed (0, 50]")
+    start = time.perf_counter()
+    model = CareMarketModel(scenario, seed=args.seed, scale=args.scale)
+    result = model.run(years=args.years)
+    wall = time.perf_counter() - start
+    sc = model.scenario
+    print(f"scenario {sc.name!r} ({sc.source_file or 'built-in baseline'}), seed {args.seed}, "
+          f"scale {sc.scale:g}, {args.years:g} years, {wall:.1f} s")
+    table = result.summary()
+    width = max(len(o) for o in table["outcome"])
+    print(f"{'outcome':<{width}}  {'unit':<10}{'2019':>12}{'end':>12}")
+    for row in table.itertuples():
+        print(f"{row.outcome:<{width}}  {row.unit:<10}{row.start:>12,.1f}{row.end:>12,.1f}")
+    if args.out:
+        out = result.write(args.out)
+        print(f"results written to {out}/ (national, by_la, annual, episodes, summary; run.json)")
+    return 0
+
+
+def _cmd_params(args: argparse.Namespace) -> int:
+    from sim.scenario import describe_parameters
+
+    for row in describe_parameters():
+        lo, hi = row["range"]
+        print(f"{row['parameter']:<46} {row['default']!s:<24.24} {row['unit'][:34]:<35}"
+              f"[{lo}, {hi}]  {row['source']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -62,8 +101,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     las = sub.add_parser("las", help="list England's 152 local authorities")
     las.add_argument("--region", help="only this region, e.g. 'North East'")
-    las.add_argument("--summary", action="store_true", help="totals by region instead of a row per LA")
+    las.add_argument("--summary", action="store_true",
+                     help="totals by region instead of a row per LA")
     las.set_defaults(func=_cmd_las)
+
+    run = sub.add_parser("run", help="run one scenario and print its headline outcomes")
+    run.add_argument("scenario", nargs="?", default=None,
+                     help="scenario TOML file (default: the built-in baseline)")
+    run.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    run.add_argument("--years", type=float, default=10.0, help="years to simulate (default 10)")
+    run.add_argument("--scale", type=float, default=None,
+                     help="share of England's children and supply, (0, 1] (default: scenario's)")
+    run.add_argument("--out", help="directory to write tables and run.json into")
+    run.set_defaults(func=_cmd_run)
+
+    params = sub.add_parser("params", help="list every parameter with unit, range and source")
+    params.set_defaults(func=_cmd_params)
     return parser
 
 

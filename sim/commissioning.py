@@ -168,30 +168,36 @@ class Commissioner:
                 + self.distance_weight * miles
                 + (self.out_of_area_penalty if setting.la != child.la else 0.0))
 
-    def find(self, children: list[Child]) -> tuple[CareSetting | None, bool]:
-        """Search all tiers for a group; returns (setting, fits)."""
-        for ptype, must_fit in self.tiers(children[0], len(children)):
+    def find(self, children: list[Child],
+             prefer: tuple[PlacementType, ...] = ()) -> tuple[CareSetting | None, bool]:
+        """Search all tiers for a group; returns (setting, fits).
+
+        ``prefer`` puts types first (used to seat the 2019 stock where DfE counted it).
+        """
+        tiers = [(t, False) for t in prefer] + self.tiers(children[0], len(children))
+        for ptype, must_fit in tiers:
             setting = self.best_setting(children, ptype, must_fit)
             if setting is not None:
                 return setting, must_fit or all(setting.fits(c) for c in children)
         return None, False
 
-    def place_all(self, queue: list[list[Child]]) -> None:
+    def place_all(self, queue: list[list[Child]],
+                  prefer: tuple[PlacementType, ...] = ()) -> None:
         """Place every group in the queue: together if possible, else one by one."""
         model = self.model
         for group in queue:
-            group = [c for c in group if c.model is not None and c.ptype is None or
-                     c.ptype == PlacementType.EMERGENCY]
+            group = [c for c in group if c.unique_id in model.children
+                     and (c.ptype is None or c.ptype == PlacementType.EMERGENCY)]
             if not group:
                 continue
-            setting, fits = self.find(group) if len(group) > 1 else (None, False)
+            setting, fits = self.find(group, prefer) if len(group) > 1 else (None, False)
             if setting is not None:
                 for c in group:
-                    model.place(c, setting, fits)
+                    model.place(c, setting, fits and setting.fits(c))
                 continue
             for c in group:
-                setting, fits = self.find([c])
+                setting, fits = self.find([c], prefer)
                 if setting is None:
                     model.place_emergency(c)
                 else:
-                    model.place(c, setting, fits)
+                    model.place(c, setting, fits and setting.fits(c))

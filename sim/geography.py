@@ -22,6 +22,7 @@ packages; later loads read that cache in a fraction of a second.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -299,10 +300,9 @@ def _load_arrays(ons_codes: list[str], use_cache: bool) -> dict[str, np.ndarray]
             pass  # a corrupt or stale cache is rebuilt below
     arrays = _build_arrays(ons_codes)
     if use_cache:
-        try:
+        # A read-only home still runs, just without the speed-up.
+        with contextlib.suppress(OSError):
             _write_atomic(path, arrays)
-        except OSError:
-            pass  # a read-only home still runs, just without the speed-up
     return arrays
 
 

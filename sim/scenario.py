@@ -69,18 +69,18 @@ class Demand:
                                       f"{CLA} 2019 (7% of stock)")
     # Weekly hazards of leaving care by age band (per week), before the early-exit boost.
     exit_home_hazard: dict = param(
-        {"under_1": 0.0040, "1_4": 0.0050, "5_9": 0.0045, "10_15": 0.0050, "16_17": 0.0060},
+        {"under_1": 0.0016, "1_4": 0.0020, "5_9": 0.0018, "10_15": 0.0020, "16_17": 0.0024},
         0, 1, "per week", f"calibrated to {CLA} stock and ceasings",
     )
     adoption_hazard: dict = param(
-        {"under_1": 0.0110, "1_4": 0.0070, "5_9": 0.0008, "10_15": 0.0, "16_17": 0.0},
+        {"under_1": 0.0077, "1_4": 0.0049, "5_9": 0.00056, "10_15": 0.0, "16_17": 0.0},
         0, 1, "per week", f"calibrated to about 3,500 adoptions/year ({CLA} 2019)",
     )
     sgo_hazard: dict = param(
-        {"under_1": 0.0040, "1_4": 0.0045, "5_9": 0.0025, "10_15": 0.0010, "16_17": 0.0},
+        {"under_1": 0.0030, "1_4": 0.0034, "5_9": 0.0019, "10_15": 0.00075, "16_17": 0.0},
         0, 1, "per week", f"calibrated to about 3,700 special guardianship orders ({CLA} 2019)",
     )
-    early_exit_multiplier: float = param(3.0, 1, 20, "x hazard in first 26 weeks of care",
+    early_exit_multiplier: float = param(2.5, 1, 20, "x hazard in first 26 weeks of care",
                                          f"{EST}; many episodes are short")
     staying_put_share: float = param(0.5, 0, 1, "share of 18-year-olds in foster care",
                                      f"{EST}; DfE Staying Put statistics about 50-55%")
@@ -106,7 +106,11 @@ class Fostering:
     approval_rate: float = param(0.49, 0, 1, "approvals/application",
                                  f"{OFSTED_F}: 4,035/8,280")
     assessment_weeks: float = param(26.0, 1, 104, "weeks, mean", f"{EST}; statutory guide 8 months")
-    assessors_per_100_households: float = param(2.2, 0.1, 50, "assessors", EST)
+    assessors_per_100_households: float = param(
+        14.0, 0.1, 100, "assessment slots per 100 households",
+        f"{EST}; about 4,100 assessments under way at once (8,280 a year x 26 weeks)")
+    carers_outside_la_share: float = param(0.35, 0, 1, "share of carers living in another LA",
+                                           f"{EST}; 41% of children placed outside their LA")
     deregistration_rate: float = param(0.125, 0, 1, "per household per year",
                                        f"{OFSTED_F}: 5,435/43,905")
     la_to_ifa_transfer_share: float = param(0.10, 0, 1, "share of LA deregistrations", EST)
@@ -140,7 +144,7 @@ class Residential:
                                               EST)
     registration_weeks: float = param(26.0, 0, 260, "weeks from decision to opening", EST)
     property_cost_index: dict = param(
-        {"North East": 0.70, "North West": 0.78, "Yorkshire and The Humber": 0.80,
+        {"North East": 0.70, "North West": 0.78, "Yorkshire and Humber": 0.80,
          "East Midlands": 0.85, "West Midlands": 0.88, "East of England": 1.10,
          "London": 1.60, "South East": 1.25, "South West": 1.05},
         0.1, 5, "relative running cost", f"{EST} (regional house prices and wages)",
@@ -238,6 +242,11 @@ class Scenario:
                 group, name = key.split(".", 1)
                 groups.setdefault(group, {})[name] = value
             else:
+                f = {f.name: f for f in dataclasses.fields(self)}.get(key)
+                if f is None:
+                    raise ScenarioError(f"unknown scenario field {key!r}")
+                if get_type_hints(Scenario)[key] in (int, float):
+                    _check_number(value, f, f"{self.source_file or '<scenario>'}: {key}")
                 top[key] = value
         for group, values in groups.items():
             current = getattr(self, group, None)
@@ -327,7 +336,8 @@ def _validate(scenario: Scenario) -> Scenario:
         )
     r = scenario.residential
     if r.la_run_homes_2019 > r.homes_2019:
-        raise ScenarioError(f"{where}: residential.la_run_homes_2019 exceeds residential.homes_2019")
+        raise ScenarioError(
+            f"{where}: residential.la_run_homes_2019 exceeds residential.homes_2019")
     return scenario
 
 

@@ -24,7 +24,8 @@ class CareSetting(mesa.Agent):
     def __init__(self, model, la: int, postcode: int, easting: float, northing: float,
                  places: int, price: float) -> None:
         super().__init__(model)
-        self.la = la
+        self.la = la  # LA whose vacancy list holds this setting (the owner, for LA carers)
+        self.location_la = la  # LA the setting's postcode is in
         self.postcode = postcode
         self.easting = easting
         self.northing = northing

@@ -1,0 +1,297 @@
+"""Outcome measurement: sufficiency, distance, cost, stability, siblings, supply.
+
+Running totals per LA are updated when a placement starts or ends, so the weekly
+national series costs nothing per child. Measures that need every child (median
+distance, 3+ placements in a year, siblings separated) are taken at each 31 March,
+as DfE does. All series go through one Mesa DataCollector: weekly model variables
+plus two tables (per-LA snapshots and 31 March snapshots).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mesa import DataCollector
+
+from sim.types import N_TYPES, TYPE_NAMES, PlacementType, Sector
+
+if TYPE_CHECKING:
+    from sim.agents.child import Child
+    from sim.model import CareMarketModel
+
+WEEKS_PER_YEAR = 52.1775
+FAR_MILES = 20.0
+
+LA_COLUMNS = [
+    "week", "la", "children_in_care", "well_placed", "emergency", "far_20_miles",
+    "outside_la", "mean_distance_miles", "weekly_spend", *[f"n_{t}" for t in TYPE_NAMES],
+]
+ANNUAL_COLUMNS = [
+    "year", "week", "la", "children_in_care", "median_distance_miles",
+    "median_distance_foster", "median_distance_homes", "share_3plus_placements",
+    "siblings_in_care", "siblings_separated", "age_under_1", "age_1_4", "age_5_9",
+    "age_10_15", "age_16_17", "starts", "ceased", "moves",
+]
+
+
+class Outcomes:
+    """Counters and snapshots for one model run."""
+
+    def __init__(self, model: CareMarketModel) -> None:
+        self.model = model
+        n = len(model.geography.las)
+        self.count = np.zeros((n, N_TYPES), dtype=np.int64)
+        self.spend = np.zeros(n)
+        self.dist_sum = np.zeros(n)
+        self.far = np.zeros(n, dtype=np.int64)
+        self.outside = np.zeros(n, dtype=np.int64)
+        self.well = np.zeros(n, dtype=np.int64)
+        self.starts = np.zeros(n, dtype=np.int64)
+        self.ceased = np.zeros(n, dtype=np.int64)
+        self.moves = np.zeros(n, dtype=np.int64)
+        self.ceased_by_reason = np.zeros(5, dtype=np.int64)
+        self.breakdowns = 0
+        self.provider_endings = 0
+        self.displaced = 0
+        self.cum_spend = 0.0
+        self.episodes: list[tuple] = []
+        self._year_marks: dict[str, np.ndarray] = {}
+        self.supply: dict[str, float] = {}
+        self.datacollector = DataCollector(
+            model_reporters={name: fn for name, fn in _national_reporters().items()},
+            tables={"la": LA_COLUMNS, "annual": ANNUAL_COLUMNS},
+        )
+
+    # -- placement bookkeeping ------------------------------------------------------
+    def on_enter(self, child: Child) -> None:
+        if child.entered_week >= 0:
+            self.starts[child.la] += 1
+
+    def on_exit(self, child: Child) -> None:
+        self.ceased[child.la] += 1
+        self.ceased_by_reason[child.exit_reason] += 1
+
+    def on_place(self, child: Child) -> None:
+        la = child.la
+        self.count[la, child.ptype] += 1
+        self.spend[la] += child.weekly_cost
+        self.dist_sum[la] += child.distance
+        if child.distance > FAR_MILES:
+            self.far[la] += 1
+        if child.setting is not None and child.setting.location_la != la:
+            self.outside[la] += 1
+        child.was_well_placed = child.well_placed
+        if child.was_well_placed:
+            self.well[la] += 1
+        if len(child.placement_starts) > 1:
+            self.moves[la] += 1
+
+    def on_unplace(self, child: Child) -> None:
+        la = child.la
+        self.count[la, child.ptype] -= 1
+        self.spend[la] -= child.weekly_cost
+        self.dist_sum[la] -= child.distance
+        if child.distance > FAR_MILES:
+            self.far[la] -= 1
+        if child.setting is not None and child.setting.location_la != la:
+            self.outside[la] -= 1
+        if child.was_well_placed:
+            self.well[la] -= 1
+
+    def log_episode(self, child: Child) -> None:
+        """Close the child's current placement episode (kept for SSDA903-style output)."""
+        s = child.setting
+        self.episodes.append((
+            child.unique_id, child.la, child.placed_week, self.model.week, int(child.ptype),
+            -1 if s is None else s.unique_id, -1 if s is None else s.la,
+            -1 if s is None else s.postcode, child.distance, child.weekly_cost,
+        ))
+
+    # -- collection -----------------------------------------------------------------
+    def collect(self) -> None:
+        m = self.model
+        self.cum_spend += float(self.spend.sum()) if m.week > 0 else 0.0
+        if m.week % m.scenario.record_every_weeks == 0 or not self.supply:
+            self.supply = _supply_snapshot(m)
+        self.datacollector.collect(m)
+        if m.week % m.scenario.record_every_weeks == 0:
+            self._record_las()
+        if m.week % 52 == 0:
+            self._record_annual()
+
+    def _record_las(self) -> None:
+        week = self.model.week
+        in_care = self.count.sum(axis=1)
+        for la in self.model.active_las:
+            n = int(in_care[la])
+            row = {
+                "week": week, "la": self.model.geography.las[la].ons_code,
+                "children_in_care": n, "well_placed": int(self.well[la]),
+                "emergency": int(self.count[la, PlacementType.EMERGENCY]),
+                "far_20_miles": int(self.far[la]), "outside_la": int(self.outside[la]),
+                "mean_distance_miles": float(self.dist_sum[la] / n) if n else 0.0,
+                "weekly_spend": float(self.spend[la]),
+            }
+            for t, name in enumerate(TYPE_NAMES):
+                row[f"n_{name}"] = int(self.count[la, t])
+            self.datacollector.add_table_row("la", row)
+
+    def _record_annual(self) -> None:
+        """31 March snapshot per LA: the measures DfE publishes once a year."""
+        m = self.model
+        week = m.week
+        n = len(m.geography.las)
+        dist: list[list[float]] = [[] for _ in range(n)]
+        dist_f: list[list[float]] = [[] for _ in range(n)]
+        dist_h: list[list[float]] = [[] for _ in range(n)]
+        three = np.zeros(n)
+        ages = np.zeros((n, 5))
+        groups: dict[int, set] = defaultdict(set)
+        members: dict[int, list] = defaultdict(list)
+        year_ago = week - 52
+        for c in m.children.values():
+            la = c.la
+            if c.ptype is None:
+                continue
+            if c.ptype not in (PlacementType.WITH_PARENTS, PlacementType.ADOPTION):
+                dist[la].append(c.distance)
+                if c.ptype.is_foster:
+                    dist_f[la].append(c.distance)
+                elif c.ptype in (PlacementType.LA_HOME, PlacementType.PRIVATE_HOME):
+                    dist_h[la].append(c.distance)
+            started = sum(1 for s in c.placement_starts if s > year_ago)
+            if week >= 52 and started + (c.entered_week <= year_ago) >= 3:
+                three[la] += 1
+            age = c.age()
+            ages[la, min(int(np.searchsorted([1, 5, 10, 16], age, side="right")), 4)] += 1
+            if c.sibling_group >= 0:
+                groups[c.sibling_group].add(c.setting.unique_id if c.setting else
+                                            ("none", c.unique_id))
+                members[c.sibling_group].append(c)
+        sib = np.zeros(n)
+        sep = np.zeros(n)
+        for g, kids in members.items():
+            if len(kids) < 2:
+                continue
+            split = len(groups[g]) > 1
+            for c in kids:
+                sib[c.la] += 1
+                if split:
+                    sep[c.la] += 1
+        marks = {"starts": self.starts.copy(), "ceased": self.ceased.copy(),
+                 "moves": self.moves.copy()}
+        prev = self._year_marks or {k: np.zeros_like(v) for k, v in marks.items()}
+        self._year_marks = marks
+        in_care = self.count.sum(axis=1)
+        year = m.scenario.start_year + round(week / WEEKS_PER_YEAR)
+        for la in m.active_las:
+            row = {
+                "year": year, "week": week, "la": m.geography.las[la].ons_code,
+                "children_in_care": int(in_care[la]),
+                "median_distance_miles": _median(dist[la]),
+                "median_distance_foster": _median(dist_f[la]),
+                "median_distance_homes": _median(dist_h[la]),
+                "share_3plus_placements": float(three[la] / in_care[la]) if in_care[la] else 0.0,
+                "siblings_in_care": int(sib[la]), "siblings_separated": int(sep[la]),
+                "starts": int(marks["starts"][la] - prev["starts"][la]),
+                "ceased": int(marks["ceased"][la] - prev["ceased"][la]),
+                "moves": int(marks["moves"][la] - prev["moves"][la]),
+            }
+            for k, name in enumerate(("age_under_1", "age_1_4", "age_5_9", "age_10_15",
+                                      "age_16_17")):
+                row[name] = int(ages[la, k])
+            self.datacollector.add_table_row("annual", row)
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else float("nan")
+
+
+def _national_reporters() -> dict:
+    """Weekly national series, all read from running totals."""
+
+    def in_care(m):
+        return int(m.outcomes.count.sum())
+
+    def share(num):
+        return lambda m: float(num(m) / max(in_care(m), 1))
+
+    def placed(m):
+        o = m.outcomes
+        return max(int(o.count.sum() - o.count[:, PlacementType.WITH_PARENTS].sum()
+                       - o.count[:, PlacementType.ADOPTION].sum()), 1)
+
+    reporters = {
+        "week": lambda m: m.week,
+        "children_in_care": in_care,
+        "sufficiency": share(lambda m: m.outcomes.well.sum()),
+        "emergency": lambda m: int(m.outcomes.count[:, PlacementType.EMERGENCY].sum()),
+        "share_far_20_miles": lambda m: float(m.outcomes.far.sum() / placed(m)),
+        "share_outside_la": lambda m: float(m.outcomes.outside.sum() / placed(m)),
+        "mean_distance_miles": lambda m: float(m.outcomes.dist_sum.sum() / placed(m)),
+        "weekly_spend": lambda m: float(m.outcomes.spend.sum()),
+        "starts": lambda m: int(m.outcomes.starts.sum()),
+        "ceased": lambda m: int(m.outcomes.ceased.sum()),
+        "moves": lambda m: int(m.outcomes.moves.sum()),
+        "breakdowns": lambda m: m.outcomes.breakdowns,
+        "provider_endings": lambda m: m.outcomes.provider_endings,
+        "children_displaced": lambda m: m.outcomes.displaced,
+        "homes_opened": lambda m: m.market.homes_opened,
+        "homes_closed": lambda m: m.market.homes_closed,
+        "providers_failed": lambda m: m.market.providers_failed,
+        "fostering_enquiries": lambda m: m.recruitment.counts.enquiries,
+        "fostering_applications": lambda m: m.recruitment.counts.applications,
+        "fostering_approvals": lambda m: m.recruitment.counts.approvals,
+        "fostering_deregistrations": lambda m: m.recruitment.counts.deregistrations,
+    }
+    for key in SUPPLY_KEYS:
+        reporters[key] = (lambda k: lambda m: m.outcomes.supply[k])(key)
+    for t, name in enumerate(TYPE_NAMES):
+        reporters[f"n_{name}"] = (lambda k: lambda m: int(m.outcomes.count[:, k].sum()))(t)
+    return reporters
+
+
+SUPPLY_KEYS = ("homes_open", "la_homes_open", "home_places", "foster_households",
+               "kinship_households", "foster_places", "foster_vacancies",
+               "mean_price_private_home", "mean_price_ifa", "margin_homes", "margin_ifa")
+
+
+def _supply_snapshot(m: CareMarketModel) -> dict[str, float]:
+    """Supply, prices and margins: O(settings), so taken at snapshot weeks only."""
+    homes = [s for t in (PlacementType.PRIVATE_HOME, PlacementType.LA_HOME)
+             for s in m.settings[t]]
+    foster = [s for t in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER)
+              for s in m.settings[t] if not getattr(s, "retiring", False)]
+    return {
+        "homes_open": len(homes),
+        "la_homes_open": len(m.settings[PlacementType.LA_HOME]),
+        "home_places": sum(s.places for s in homes),
+        "foster_households": len(foster),
+        "kinship_households": len(m.settings[PlacementType.KINSHIP]),
+        "foster_places": sum(s.places for s in foster),
+        "foster_vacancies": sum(s.places - len(s.occupants) - s.staying_put for s in foster),
+        "mean_price_private_home": _mean_price(m, PlacementType.PRIVATE_HOME),
+        "mean_price_ifa": _mean_price(m, PlacementType.IFA_FOSTER),
+        "margin_homes": _sector_margin(m, "homes"),
+        "margin_ifa": _sector_margin(m, "ifa"),
+    }
+
+
+def _mean_price(m: CareMarketModel, ptype: PlacementType) -> float:
+    """Mean weekly price paid for current placements of one type, pounds."""
+    o = m.outcomes
+    n = o.count[:, ptype].sum()
+    if n == 0:
+        return float("nan")
+    return float(sum(c.weekly_cost for s in m.settings[ptype] for c in s.occupants) / n)
+
+
+def _sector_margin(m: CareMarketModel, kind: str) -> float:
+    rev = cost = 0.0
+    for p in m.providers:
+        if p.active and p.kind == kind and p.sector != Sector.LOCAL_AUTHORITY:
+            rev += p.quarter_revenue
+            cost += p.quarter_cost
+    return float((rev - cost) / rev) if rev > 0 else float("nan")
