@@ -103,7 +103,10 @@ class Commissioner:
         else:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER]
             if age >= 16 and group_size == 1:
-                fitting.append(PlacementType.SUPPORTED)
+                # Unaccompanied 16-17s mostly go to supported accommodation; others after
+                # the LA's own carers.
+                at = 0 if child.uasc else 1
+                fitting.insert(at, PlacementType.SUPPORTED)
             if child.need == Need.DISABLED:
                 fitting += [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
             fallback = [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
@@ -181,6 +184,14 @@ class Commissioner:
                 return setting, must_fit or all(setting.fits(c) for c in children)
         return None, False
 
+    def find_together(self, group: list[Child]) -> tuple[CareSetting | None, bool]:
+        """A family placement with room for the whole sibling group, or none."""
+        for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
+            setting = self.best_setting(group, ptype, True)
+            if setting is not None:
+                return setting, True
+        return None, False
+
     def place_all(self, queue: list[list[Child]],
                   prefer: tuple[PlacementType, ...] = ()) -> None:
         """Place every group in the queue: together if possible, else one by one."""
@@ -190,7 +201,7 @@ class Commissioner:
                      and (c.ptype is None or c.ptype == PlacementType.EMERGENCY)]
             if not group:
                 continue
-            setting, fits = self.find(group, prefer) if len(group) > 1 else (None, False)
+            setting, fits = self.find_together(group) if len(group) > 1 else (None, False)
             if setting is not None:
                 for c in group:
                     model.place(c, setting, fits and setting.fits(c))

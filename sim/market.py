@@ -49,7 +49,8 @@ class Market:
         if provider not in self._concentration:
             self._concentration[provider] = self.buyer_concentration(provider)
         frag = 1.0 - self._concentration[provider]
-        m = base + p.scarcity_markup * scarce * base + p.fragmentation_markup * frag
+        scarcity = p.ifa_scarcity_markup if kind == "ifa" else p.scarcity_markup
+        m = base + scarcity * scarce * base + p.fragmentation_markup * frag
         for hook in self.model.price_hooks:
             m = hook(provider, m)
         return max(m, -0.5)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from sim.results import RunResult
 
 WEEKS_PER_YEAR = 52.1775
-EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, KINSHIP_END = range(7)
+EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, ADOPTIVE_PLACEMENT = range(7)
 STREAMS = ("supply", "entries", "matching", "stability", "recruitment", "market", "policy")
 
 
@@ -264,6 +264,12 @@ class CareMarketModel(mesa.Model):
         child.exit_week = week
         child.exit_reason = reason
         self.calendar[max(int(np.ceil(week)), self.week + 1)].append((EXIT, child, -1))
+        if reason == ExitReason.ADOPTED:
+            # Children are placed with their adopters some months before the order.
+            lead = self.scenario.demand.placed_for_adoption_weeks
+            when = int(np.ceil(week - lead))
+            if when > self.week:
+                self.calendar[when].append((ADOPTIVE_PLACEMENT, child, -1))
 
     def price_to(self, la: int, s: CareSetting) -> float:
         """Weekly cost to LA ``la`` of a placement in ``s`` (in-house: the LA's own cost)."""
@@ -472,6 +478,11 @@ class CareMarketModel(mesa.Model):
                 if obj.unique_id in self.children and obj.token == token and \
                         obj.ptype == PlacementType.EMERGENCY:
                     self.queue.append([obj])
+            elif kind == ADOPTIVE_PLACEMENT:
+                if obj.unique_id in self.children and obj.ptype != PlacementType.ADOPTION:
+                    if obj.ptype is not None:
+                        self._end_placement(obj)
+                    self.place_without_setting(obj, PlacementType.ADOPTION)
             elif kind == DEREGISTER:
                 self.deregister(obj)
             elif kind == STAYING_PUT_END:

@@ -63,7 +63,7 @@ class Demand:
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
     sibling_group_share: float = param(0.32, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated (CCo 2023)")
-    kinship_share: float = param(0.20, 0, 1, "share of entrants under 16 with a connected carer",
+    kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
     with_parents_share: float = param(0.07, 0, 1, "share of entrants placed with parents",
                                       f"{CLA} 2019 (7% of stock)")
@@ -72,6 +72,8 @@ class Demand:
         {"under_1": 0.0016, "1_4": 0.0020, "5_9": 0.0018, "10_15": 0.0020, "16_17": 0.0024},
         0, 1, "per week", f"calibrated to {CLA} stock and ceasings",
     )
+    placed_for_adoption_weeks: float = param(30.0, 0, 104, "weeks placed before the order",
+                                             f"{EST}; 2% of stock placed for adoption ({CLA})")
     adoption_hazard: dict = param(
         {"under_1": 0.0077, "1_4": 0.0049, "5_9": 0.00056, "10_15": 0.0, "16_17": 0.0},
         0, 1, "per week", f"calibrated to about 3,500 adoptions/year ({CLA} 2019)",
@@ -101,13 +103,17 @@ class Fostering:
     teen_approved_share: float = param(0.55, 0, 1, "share approved for 11+", EST)
     enquiries_per_year: float = param(138_075, 0, 1e6, "enquiries/year", OFSTED_F)
     ifa_share_of_enquiries: float = param(0.79, 0, 1, "share", "Ofsted, Fostering 2022-23")
+    ifa_share_of_applications: float = param(0.62, 0, 1, "share",
+                                             "Ofsted, Fostering in England 2022-23")
+    ifa_share_of_approvals: float = param(0.55, 0, 1, "share",
+                                          "Ofsted, Fostering in England 2023-24")
     application_rate: float = param(0.06, 0, 1, "applications/enquiry",
                                     f"{OFSTED_F}: 8,280/138,075")
     approval_rate: float = param(0.49, 0, 1, "approvals/application",
                                  f"{OFSTED_F}: 4,035/8,280")
     assessment_weeks: float = param(26.0, 1, 104, "weeks, mean", f"{EST}; statutory guide 8 months")
     assessors_per_100_households: float = param(
-        14.0, 0.1, 100, "assessment slots per 100 households",
+        20.0, 0.1, 100, "assessment slots per 100 households",
         f"{EST}; about 4,100 assessments under way at once (8,280 a year x 26 weeks)")
     carers_outside_la_share: float = param(0.35, 0, 1, "share of carers living in another LA",
                                            f"{EST}; 41% of children placed outside their LA")
@@ -167,8 +173,10 @@ class Prices:
     home_markup: float = param(0.12, 0, 5, "markup on full cost at target occupancy",
                                f"calibrated to {CMA} 23% margin")
     ifa_markup: float = param(0.22, 0, 5, "markup on cost", f"calibrated to {CMA} 19% margin")
-    scarcity_markup: float = param(0.8, 0, 20, "extra markup per unit of excess occupancy",
-                                   f"{EST}; CMA: prices rise with scarcity")
+    scarcity_markup: float = param(0.8, 0, 20, "x base markup at full occupancy, homes",
+                                   f"{EST}; CMA: home prices +3.5%/year real 2016-20")
+    ifa_scarcity_markup: float = param(0.15, 0, 20, "x base markup at full occupancy, IFAs",
+                                       f"{EST}; CMA: IFA prices fell in real terms 2016-20")
     target_occupancy: float = param(0.85, 0.1, 1, "share of places", EST)
     fragmentation_markup: float = param(0.05, 0, 5, "markup when buyers are fully fragmented",
                                         EST)
@@ -193,8 +201,8 @@ class Stability:
     """Placement endings: breakdowns and provider notice."""
 
     breakdown_rate: dict = param(
-        {"kinship": 0.10, "la_foster": 0.22, "ifa_foster": 0.24, "la_home": 0.45,
-         "private_home": 0.50, "supported": 0.45, "emergency": 0.0},
+        {"kinship": 0.13, "la_foster": 0.38, "ifa_foster": 0.41, "la_home": 0.72,
+         "private_home": 0.80, "supported": 0.68, "emergency": 0.0},
         0, 10, "per placement per year", f"calibrated to 10% with 3+ placements ({CLA})",
     )
     misfit_multiplier: float = param(2.0, 1, 20, "x breakdown when need and home do not fit", EST)
