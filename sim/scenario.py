@@ -58,7 +58,7 @@ class Demand:
     )
     male_share: float = param(0.56, 0, 1, "share", f"{CLA} 2022")
     uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
-    complex_needs_share: float = param(0.09, 0, 1, "share of entrants aged 8+",
+    complex_needs_share: float = param(0.16, 0, 1, "share of entrants aged 8+",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
     sibling_group_share: float = param(0.32, 0, 1, "share of entrants arriving with siblings",
