@@ -15,6 +15,7 @@ market.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,31 +38,59 @@ SEARCHED_TYPES = (
 
 
 class VacancyIndex:
-    """Settings with at least one free place, by placement type and LA.
+    """Settings with at least one free place, by placement type, LA and approval band.
 
-    Settings call :meth:`refresh` whenever their occupancy or capacity changes, so the
-    index is always exact and searches never touch full settings.
+    The band is a setting's ``band`` = (min age, max age, takes complex needs), so a
+    search looks only at settings whose registration covers the child and never
+    touches a full one. Settings call :meth:`refresh` whenever their occupancy or
+    capacity changes, so the index is always exact.
     """
 
     def __init__(self, n_las: int) -> None:
-        self._open: list[list[dict[CareSetting, None]]] = [
+        self.n_las = n_las
+        self._open: list[list[dict[tuple, dict[CareSetting, None]]]] = [
             [{} for _ in range(n_las)] for _ in range(N_TYPES)
         ]
+        # Open settings per LA for each (type, band): lets a search skip empty LAs at once.
+        self.counts: list[dict[tuple, np.ndarray]] = [{} for _ in range(N_TYPES)]
 
     def refresh(self, setting: CareSetting) -> None:
-        bucket = self._open[setting.ptype][setting.la]
+        bands = self._open[setting.ptype][setting.la]
+        band = setting.band
         if setting.free_places > 0:
-            bucket[setting] = None
-        else:
-            bucket.pop(setting, None)
+            bucket = bands.setdefault(band, {})
+            if setting not in bucket:
+                bucket[setting] = None
+                self._count(setting.ptype, band)[setting.la] += 1
+        elif band in bands and setting in bands[band]:
+            del bands[band][setting]
+            self._count(setting.ptype, band)[setting.la] -= 1
 
-    def at(self, ptype: PlacementType, la: int) -> dict[CareSetting, None]:
+    def _count(self, ptype: PlacementType, band: tuple) -> np.ndarray:
+        counts = self.counts[ptype]
+        if band not in counts:
+            counts[band] = np.zeros(self.n_las, dtype=np.int64)
+        return counts[band]
+
+    def las_with(self, ptype: PlacementType, youngest: float, oldest: float,
+                 specialist_only: bool) -> np.ndarray | None:
+        """Boolean mask of LAs holding an open setting whose band covers these ages."""
+        mask = None
+        for (lo, hi, specialist), count in self.counts[ptype].items():
+            if youngest < lo or oldest >= hi or (specialist_only and not specialist):
+                continue
+            mask = count > 0 if mask is None else mask | (count > 0)
+        return mask
+
+    def at(self, ptype: PlacementType, la: int) -> dict[tuple, dict[CareSetting, None]]:
+        """Open settings of one type in one LA, grouped by approval band."""
         return self._open[ptype][la]
 
     def count_places(self, ptype: PlacementType, las: list[int] | None = None) -> int:
+        """Free places of one type (in some LAs, default all)."""
         buckets = self._open[ptype]
         chosen = buckets if las is None else [buckets[i] for i in las]
-        return sum(s.free_places for b in chosen for s in b)
+        return sum(s.free_places for b in chosen for band in b.values() for s in band)
 
 
 class Commissioner:
@@ -81,11 +110,11 @@ class Commissioner:
             PlacementType.PRIVATE_HOME: m.home_radius_miles,
             PlacementType.SUPPORTED: m.foster_radius_miles,
         }
-        geo = model.geography
         dist = model.la_distance
+        # Every LA's neighbours nearest first, with the miles between centroids.
         self.order = np.argsort(dist, axis=1, kind="stable")
         self.order_dist = np.take_along_axis(dist, self.order, axis=1)
-        self.n_las = len(geo.las)
+        self._pool_rings: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
 
     # -- tiers -------------------------------------------------------------------------
     def tiers(self, child: Child, group_size: int) -> list[tuple[PlacementType, bool]]:
@@ -115,8 +144,12 @@ class Commissioner:
         return [(t, True) for t in fitting] + [(t, False) for t in fallback]
 
     # -- search ------------------------------------------------------------------------
-    def pools(self, child: Child, ptype: PlacementType) -> tuple[np.ndarray, np.ndarray] | None:
-        """LAs whose settings of this type the child's LA may use, nearest first."""
+    def pools(self, child: Child, ptype: PlacementType) -> tuple[np.ndarray, np.ndarray]:
+        """LAs whose settings of this type the child's LA may use, nearest first, and miles.
+
+        In-house carers and LA homes are limited to the LA's pool (itself, unless a
+        policy pools them); independent provision can be bought anywhere.
+        """
         la = self.model.las[child.la]
         if ptype == PlacementType.LA_FOSTER:
             pool = la.foster_pool
@@ -124,40 +157,50 @@ class Commissioner:
             pool = la.home_pool
         else:
             return self.order[child.la], self.order_dist[child.la]
-        if len(pool) == 1:
-            return np.array(pool), np.zeros(1)
-        d = self.model.la_distance[child.la, list(pool)]
-        o = np.argsort(d, kind="stable")
-        return np.asarray(pool)[o], d[o]
+        key = (child.la, pool)
+        if key not in self._pool_rings:
+            ring = self.order[child.la]
+            keep = np.isin(ring, np.asarray(pool))
+            self._pool_rings[key] = (ring[keep], self.order_dist[child.la][keep])
+        return self._pool_rings[key]
 
     def best_setting(self, children: list[Child], ptype: PlacementType,
                      must_fit: bool) -> CareSetting | None:
         """The best-scoring setting of one type with room for all ``children``."""
         lead = children[0]
-        pools = self.pools(lead, ptype)
-        if pools is None:
-            return None
-        las, dists = pools
         radius = self.radius[ptype]
         need = len(children)
+        ages = [c.age() for c in children]
+        youngest, oldest = min(ages), max(ages)
+        needs_specialist = must_fit and any(c.need != Need.STANDARD for c in children)
+        avoid = {c.avoid for c in children}
         vac = self.model.vacancies
+        has = vac.las_with(ptype, youngest, oldest, needs_specialist)
+        if has is None:
+            return None
+        ring, miles = self.pools(lead, ptype)
+        near = has[ring] & (miles <= radius * 1.5)
+        if not near.any():
+            return None
+        idx = np.flatnonzero(near)
         candidates: list[CareSetting] = []
-        for la, d in zip(las.tolist(), dists.tolist(), strict=True):
+        k = self.k
+        for la, d in zip(ring[idx].tolist(), miles[idx].tolist(), strict=True):
             if d > radius and candidates:
                 break
             if d > radius * 1.5:
                 break
-            for s in vac.at(ptype, la):
-                if s.free_places < need:
+            for (lo, hi, specialist), bucket in vac.at(ptype, la).items():
+                if youngest < lo or oldest >= hi or (needs_specialist and not specialist):
                     continue
-                if not all(s.accepts(c) for c in children):
-                    continue
-                if must_fit and not all(s.fits(c) for c in children):
-                    continue
-                candidates.append(s)
-                if len(candidates) >= self.k:
+                for s in bucket:
+                    if s.free_places >= need and s not in avoid:
+                        candidates.append(s)
+                        if len(candidates) >= k:
+                            break
+                if len(candidates) >= k:
                     break
-            if len(candidates) >= self.k:
+            if len(candidates) >= k:
                 break
         if not candidates:
             return None
@@ -165,8 +208,8 @@ class Commissioner:
 
     def score(self, child: Child, setting: CareSetting) -> float:
         """Lower is better: weekly price, miles from home and leaving the home LA."""
-        miles = np.hypot(child.easting - setting.easting,
-                         child.northing - setting.northing) / METRES_PER_MILE
+        miles = math.hypot(child.easting - setting.easting,
+                           child.northing - setting.northing) / METRES_PER_MILE
         return (self.cost_weight * self.model.price_to(child.la, setting)
                 + self.distance_weight * miles
                 + (self.out_of_area_penalty if setting.la != child.la else 0.0))
@@ -185,11 +228,16 @@ class Commissioner:
         return None, False
 
     def find_together(self, group: list[Child]) -> tuple[CareSetting | None, bool]:
-        """A family placement with room for the whole sibling group, or none."""
-        for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
-            setting = self.best_setting(group, ptype, True)
-            if setting is not None:
-                return setting, True
+        """A family placement with room for the whole sibling group, or none.
+
+        Keeping siblings together comes before specialist fit: a carer not approved for one
+        sibling's complex needs is accepted (and counted as a misfit) before splitting them.
+        """
+        for must_fit in (True, False):
+            for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
+                setting = self.best_setting(group, ptype, must_fit)
+                if setting is not None:
+                    return setting, must_fit
         return None, False
 
     def place_all(self, queue: list[list[Child]],

@@ -145,19 +145,30 @@ def _share_8_plus(d: Demand) -> float:
     return 0.4 * d.entry_age_mix["5_9"] + d.entry_age_mix["10_15"] + d.entry_age_mix["16_17"]
 
 
-def sibling_groups(rng: np.random.Generator, n: int, share: float) -> np.ndarray:
-    """Group labels for ``n`` entrants of one LA: -1 alone, else a shared group number.
+SIBLING_SIZES = np.array([2, 3, 4])
+SIBLING_SIZE_P = np.array([0.62, 0.27, 0.11])
 
-    ``share`` of entrants arrive with at least one sibling; groups are 2-4 children.
+
+def family_probability(share: float) -> float:
+    """Chance an entering family is a sibling group, so that ``share`` of children are in one.
+
+    With mean group size m: share = p m / (p m + 1 - p), so p = share / (m - share (m - 1)).
     """
-    labels = np.full(n, -1)
-    i, g = 0, 0
-    while i < n:
-        if rng.random() < share and n - i >= 2:
-            size = min(int(rng.choice([2, 3, 4], p=[0.62, 0.27, 0.11])), n - i)
-            labels[i:i + size] = g
-            g += 1
-            i += size
-        else:
-            i += 1
-    return labels
+    m = float(SIBLING_SIZES @ SIBLING_SIZE_P)
+    return share / (m - share * (m - 1))
+
+
+def mean_family_size(share: float) -> float:
+    p = family_probability(share)
+    return p * float(SIBLING_SIZES @ SIBLING_SIZE_P) + (1 - p)
+
+
+def family_sizes(rng: np.random.Generator, n_families: int, share: float) -> np.ndarray:
+    """Number of children in each entering family (1 = a child alone, 2-4 = siblings).
+
+    Drawing families rather than children keeps the sibling share independent of scale.
+    """
+    sizes = np.ones(n_families, dtype=int)
+    groups = rng.random(n_families) < family_probability(share)
+    sizes[groups] = rng.choice(SIBLING_SIZES, size=int(groups.sum()), p=SIBLING_SIZE_P)
+    return sizes

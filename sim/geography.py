@@ -201,6 +201,15 @@ class Geography:
         idx = rng.integers(block.start, block.stop, size=n)
         return PostcodeSample(idx, self.easting[idx], self.northing[idx])
 
+    def sample_postcode(self, la_index: int, rng: np.random.Generator) -> tuple[int, float, float]:
+        """One real postcode of LA ``la_index``: (national index, easting, northing).
+
+        The scalar twin of :meth:`sample_postcodes`, for the model's hot paths.
+        """
+        lo = int(self.offsets[la_index])
+        i = lo + int(rng.integers(int(self.offsets[la_index + 1]) - lo))
+        return i, float(self.easting[i]), float(self.northing[i])
+
     def postcode(self, index: int) -> str:
         """Display form of the postcode at a national index."""
         return format_postcode(self.postcodes[index])

@@ -123,7 +123,6 @@ class Market:
 
     def accounts(self, weeks: int) -> None:
         """Book ``weeks`` of revenue and cost; providers out of cash fail."""
-        r = self.model.scenario.residential
         for prov in list(self.model.providers):
             if not prov.active or prov.sector == Sector.LOCAL_AUTHORITY:
                 continue
@@ -136,10 +135,13 @@ class Market:
             prov.quarter_cost = 0.75 * prov.quarter_cost + cost
             if prov.cash < 0:
                 self.model.on_provider_failure(prov)
-        if self.model.week % 13 == 0:
-            for prov in self.model.providers:
-                if prov.active and prov.sector != Sector.LOCAL_AUTHORITY:
-                    prov.cost_multiplier = float(np.exp(self.rng.normal(0.0, r.cost_shock_sd)))
+
+    def cost_shocks(self) -> None:
+        """Quarterly: each independent provider's running costs move (staff, agency, energy)."""
+        sd = self.model.scenario.residential.cost_shock_sd
+        for prov in self.model.providers:
+            if prov.active and prov.sector != Sector.LOCAL_AUTHORITY:
+                prov.cost_multiplier = float(np.exp(self.rng.normal(0.0, sd)))
 
     def fail(self, prov: Provider) -> list:
         """A disorderly exit: every setting closes and its children must move at once."""
@@ -153,6 +155,12 @@ class Market:
                     self.homes_closed += 1
         self.children_displaced += len(displaced)
         return displaced
+
+    def remove_closed(self, prov: Provider) -> None:
+        """Drop a failed provider's settings once their children have left."""
+        for s in prov.settings:
+            if not s.occupants and s in self.model.settings[s.ptype]:
+                self.model.unregister_setting(s)
 
     # -- entry ---------------------------------------------------------------------------
     def home_margin(self) -> float:

@@ -9,6 +9,7 @@ recruitment, accounts, prices, entry of new homes) run on fixed cycles.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,9 +25,10 @@ from sim.commissioning import Commissioner, VacancyIndex
 from sim.demand import (
     ExitHazards,
     draw_entrant_profiles,
+    family_sizes,
     la_start_shares,
+    mean_family_size,
     sample_exits,
-    sibling_groups,
     starts_for_year,
 )
 from sim.geography import METRES_PER_MILE, load_geography
@@ -252,10 +254,10 @@ class CareMarketModel(mesa.Model):
     # -- children ----------------------------------------------------------------------
     def _new_child(self, la: int, rng: np.random.Generator, birth_week: float, male: bool,
                    need: Need, uasc: bool, entered_week: float) -> Child:
-        pc = self.geography.sample_postcodes(self.geography.las[la], 1, rng)
+        pc_index, east, north = self.geography.sample_postcode(la, rng)
         status = "V2" if uasc else ("C2" if rng.random() < 0.78 else "V2")
-        child = Child(self, la, int(pc.index[0]), float(pc.easting[0]), float(pc.northing[0]),
-                      birth_week, male, need, uasc, status, entered_week)
+        child = Child(self, la, pc_index, east, north, birth_week, male, need, uasc, status,
+                      entered_week)
         self.children[child.unique_id] = child
         self.outcomes.on_enter(child)
         return child
@@ -281,11 +283,12 @@ class CareMarketModel(mesa.Model):
             self._end_placement(child)
         s.admit(child)
         child.setting = s
+        child.avoid = None
         child.ptype = s.ptype
         child.misfit = not fits
         child.weekly_cost = self.price_to(child.la, s)
-        child.distance = float(np.hypot(child.easting - s.easting,
-                                        child.northing - s.northing) / METRES_PER_MILE)
+        child.distance = math.hypot(child.easting - s.easting,
+                                    child.northing - s.northing) / METRES_PER_MILE
         self._start_placement(child)
         self._schedule_breakdown(child)
 
@@ -435,6 +438,7 @@ class CareMarketModel(mesa.Model):
         for child in displaced:
             child.displaced = True
             self._end_placement(child)
+        self.market.remove_closed(provider)
         self.outcomes.displaced += len(displaced)
         for child in displaced:
             self.queue.append([child])
@@ -460,6 +464,7 @@ class CareMarketModel(mesa.Model):
         if week % self.scenario.prices.reprice_weeks == 0:
             self.market.reprice()
         if week % 13 == 0:
+            self.market.cost_shocks()
             self.market.entry()
         queue, self.queue = self.queue, []
         self.commissioner.place_all(queue)
@@ -517,63 +522,57 @@ class CareMarketModel(mesa.Model):
             group += [c for c in child.setting.occupants
                       if c is not child and c.sibling_group == child.sibling_group]
         for c in group:
+            c.avoid = c.setting  # the next home is a different one
             self._end_placement(c)
         self.queue.append(group)
 
     def _entries(self, week: int) -> None:
+        """This week's entrants: families (a child alone or 2-4 siblings) per LA."""
         sc = self.scenario
         rng = self.streams["entries"]
-        year = sc.start_year + week / WEEKS_PER_YEAR
+        # DfE's years end on 31 March: weeks 0-51 fall in the year ending March start_year+1.
+        year = sc.start_year + 1 + week / WEEKS_PER_YEAR
         weekly = starts_for_year(sc.demand, year) * sc.scale / WEEKS_PER_YEAR
+        share = sc.demand.sibling_group_share
         lam = weekly * self.la_table["start_share"] * self.entry_multiplier
-        counts = rng.poisson(lam)
-        total = int(counts.sum())
+        families = rng.poisson(lam / mean_family_size(share))
+        total = int(families.sum())
         if total == 0:
             return
         prof = draw_entrant_profiles(rng, total, sc.demand)
         exit_week, reason = sample_exits(rng, float(week), prof["age"], np.zeros(total),
                                          self.hazards)
+        sizes = family_sizes(rng, total, share)
         mrng = self.streams["matching"]
-        i = 0
-        for la in np.flatnonzero(counts).tolist():
-            n = int(counts[la])
-            labels = sibling_groups(rng, n, sc.demand.sibling_group_share)
-            groups: dict[int, list[Child]] = {}
-            singles: list[list[Child]] = []
-            lead: dict[int, Child] = {}
-            for j in range(n):
-                k = i + j
-                g = int(labels[j])
-                if g >= 0 and g in lead:
-                    # Siblings share a home postcode; ages spread around the first child's.
-                    first = lead[g]
-                    age = float(np.clip(first.age() + rng.normal(0, 3), 0.05, 17.5))
-                    child = Child(self, la, first.postcode, first.easting, first.northing,
-                                  week - age * WEEKS_PER_YEAR, bool(prof["male"][k]),
-                                  Need(int(prof["need"][k])) if age >= 8 else Need.STANDARD,
-                                  False, first.legal_status, week)
-                    self.children[child.unique_id] = child
-                    self.outcomes.on_enter(child)
-                    ew, rs = sample_exits(rng, float(week), np.array([age]), np.zeros(1),
-                                          self.hazards)
-                    self._schedule_exit(child, float(ew[0]), int(rs[0]))
-                    child.sibling_group = first.sibling_group
-                    groups[g].append(child)
-                    continue
-                child = self._new_child(la, rng, week - prof["age"][k] * WEEKS_PER_YEAR,
-                                        bool(prof["male"][k]), Need(int(prof["need"][k])),
-                                        bool(prof["uasc"][k]), week)
-                self._schedule_exit(child, float(exit_week[k]), int(reason[k]))
-                if g >= 0:
-                    child.sibling_group = self.next_group
+        k = 0
+        for la in np.flatnonzero(families).tolist():
+            for _ in range(int(families[la])):
+                lead = self._new_child(la, rng, week - prof["age"][k] * WEEKS_PER_YEAR,
+                                       bool(prof["male"][k]), Need(int(prof["need"][k])),
+                                       bool(prof["uasc"][k]) and sizes[k] == 1, week)
+                self._schedule_exit(lead, float(exit_week[k]), int(reason[k]))
+                group = [lead]
+                if sizes[k] > 1:
+                    lead.sibling_group = self.next_group
                     self.next_group += 1
-                    lead[g] = child
-                    groups[g] = [child]
-                else:
-                    singles.append([child])
-            i += n
-            for group in [*groups.values(), *singles]:
+                    group += [self._new_sibling(lead, rng, week) for _ in range(sizes[k] - 1)]
+                k += 1
                 self._route_entrant(group, mrng)
+
+    def _new_sibling(self, first: Child, rng: np.random.Generator, week: int) -> Child:
+        """A brother or sister entering with ``first``: same home, age spread around theirs."""
+        age = float(np.clip(first.age() + rng.normal(0, 3), 0.05, 17.5))
+        complex_share = self.scenario.demand.complex_needs_share / 2  # younger siblings
+        need = Need.COMPLEX if age >= 8 and rng.random() < complex_share else Need.STANDARD
+        child = Child(self, first.la, first.postcode, first.easting, first.northing,
+                      week - age * WEEKS_PER_YEAR, bool(rng.random() < 0.5), need, False,
+                      first.legal_status, week)
+        child.sibling_group = first.sibling_group
+        self.children[child.unique_id] = child
+        self.outcomes.on_enter(child)
+        ew, rs = sample_exits(rng, float(week), np.array([age]), np.zeros(1), self.hazards)
+        self._schedule_exit(child, float(ew[0]), int(rs[0]))
+        return child
 
     def _route_entrant(self, group: list[Child], rng: np.random.Generator) -> None:
         """First placement: with parents, with kin, or into the LA's search."""

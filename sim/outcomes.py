@@ -167,8 +167,10 @@ class Outcomes:
             age = c.age()
             ages[la, min(int(np.searchsorted([1, 5, 10, 16], age, side="right")), 4)] += 1
             if c.sibling_group >= 0:
+                # Without a setting (adoption, with parents, emergency) siblings count as
+                # together when they share the placement type.
                 groups[c.sibling_group].add(c.setting.unique_id if c.setting else
-                                            ("none", c.unique_id))
+                                            ("no setting", int(c.ptype)))
                 members[c.sibling_group].append(c)
         sib = np.zeros(n)
         sep = np.zeros(n)

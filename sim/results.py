@@ -55,7 +55,9 @@ class RunResult:
         national = dc.get_model_vars_dataframe().reset_index(drop=True)
         start = dt.date(model.scenario.start_year, 3, 31)
         national.insert(1, "date", [start + dt.timedelta(weeks=int(w)) for w in national["week"]])
-        national.insert(2, "year", model.scenario.start_year + national["week"] / WEEKS_PER_YEAR)
+        # Decimal calendar year: 31 March is about .25 into the year.
+        national.insert(2, "year",
+                        model.scenario.start_year + 0.25 + national["week"] / WEEKS_PER_YEAR)
         by_la = dc.get_table_dataframe("la")
         annual = dc.get_table_dataframe("annual")
         names = {la.ons_code: (la.name, la.region) for la in model.geography.las}

@@ -49,7 +49,7 @@ class Demand:
     starts_per_year: dict = param(
         {"2019": 31_000, "2020": 30_500, "2021": 29_500, "2022": 30_010, "2023": 33_000,
          "2024": 33_050},
-        0, 200_000, "children/year",
+        0, 200_000, "children/year, years ending 31 March",
         f"{CLA}: 2022-24 published; 2019-21 estimate interpolated from the same series",
     )
     entry_age_mix: dict = param(
@@ -61,11 +61,11 @@ class Demand:
     complex_needs_share: float = param(0.16, 0, 1, "share of entrants aged 8+",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
-    sibling_group_share: float = param(0.32, 0, 1, "share of entrants arriving with siblings",
+    sibling_group_share: float = param(0.22, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated (CCo 2023)")
     kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
-    with_parents_share: float = param(0.07, 0, 1, "share of entrants placed with parents",
+    with_parents_share: float = param(0.09, 0, 1, "share of entrants placed with parents",
                                       f"{CLA} 2019 (7% of stock)")
     # Weekly hazards of leaving care by age band (per week), before the early-exit boost.
     exit_home_hazard: dict = param(
@@ -201,8 +201,8 @@ class Stability:
     """Placement endings: breakdowns and provider notice."""
 
     breakdown_rate: dict = param(
-        {"kinship": 0.13, "la_foster": 0.38, "ifa_foster": 0.41, "la_home": 0.72,
-         "private_home": 0.80, "supported": 0.68, "emergency": 0.0},
+        {"kinship": 0.11, "la_foster": 0.33, "ifa_foster": 0.36, "la_home": 0.63,
+         "private_home": 0.70, "supported": 0.60, "emergency": 0.0},
         0, 10, "per placement per year", f"calibrated to 10% with 3+ placements ({CLA})",
     )
     misfit_multiplier: float = param(2.0, 1, 20, "x breakdown when need and home do not fit", EST)

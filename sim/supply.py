@@ -53,14 +53,13 @@ def new_foster_household(model: CareMarketModel, ptype: PlacementType, service, 
         near = np.flatnonzero((model.la_distance[la] < 25.0) & (model.la_distance[la] > 0))
         if near.size:
             home_la = int(near[rng.integers(near.size)])
-    pc = model.geography.sample_postcodes(model.geography.las[home_la], 1, rng)
+    pc_index, east, north = model.geography.sample_postcode(home_la, rng)
     if places is None:
         places = int(rng.choice(PLACES_DIST[0], p=PLACES_DIST[1]))
     lo, hi = approval_range(rng, f.teen_approved_share)
     hh = FosterHousehold(
         model, ptype, service, la if ptype == PlacementType.LA_FOSTER else home_la,
-        int(pc.index[0]), float(pc.easting[0]),
-        float(pc.northing[0]), places, 0.0, lo, hi, bool(rng.random() < f.complex_approved_share),
+        pc_index, east, north, places, 0.0, lo, hi, bool(rng.random() < f.complex_approved_share),
     )
     hh.location_la = home_la
     # Some vacancies are not usable (carer on a break, approval under review).

@@ -47,6 +47,7 @@ class Child(mesa.Agent):
         self.exit_reason = -1
         self.token = 0  # bumped when a scheduled event for this child becomes stale
         self.displaced = False
+        self.avoid: object = None  # the setting a broken-down placement was in
         self.misfit = False
 
     def age(self, week: float | None = None) -> float:

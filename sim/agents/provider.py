@@ -79,6 +79,7 @@ class ChildrensHome(CareSetting):
         self.cost_per_place = cost_per_place
         self.specialist = specialist
         self.min_age = min_age
+        self.band = (min_age, 18.0, specialist)
 
     def running_cost(self) -> float:
         return self.cost_per_place * self.places
@@ -94,6 +95,7 @@ class SupportedHome(CareSetting):
     """Supported accommodation for 16-17-year-olds (semi-independent living)."""
 
     ptype = PlacementType.SUPPORTED
+    band = (16.0, 18.0, False)
 
     def __init__(self, model, provider: Provider, la: int, postcode: int, easting: float,
                  northing: float, places: int, price: float, cost_per_place: float) -> None:

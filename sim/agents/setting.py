@@ -20,6 +20,8 @@ class CareSetting(mesa.Agent):
     """
 
     ptype: PlacementType
+    band: tuple[float, float, bool] = (0.0, 18.0, False)
+    """(min age, max age, takes complex needs): the vacancy index's key for searches."""
 
     def __init__(self, model, la: int, postcode: int, easting: float, northing: float,
                  places: int, price: float) -> None:
