@@ -55,16 +55,23 @@ class VacancyIndex:
         self.counts: list[dict[tuple, np.ndarray]] = [{} for _ in range(N_TYPES)]
 
     def refresh(self, setting: CareSetting) -> None:
+        """Re-file a setting after its free places changed (keys: band + room, 1-3+)."""
         bands = self._open[setting.ptype][setting.la]
-        band = setting.band
-        if setting.free_places > 0:
-            bucket = bands.setdefault(band, {})
-            if setting not in bucket:
-                bucket[setting] = None
-                self._count(setting.ptype, band)[setting.la] += 1
-        elif band in bands and setting in bands[band]:
-            del bands[band][setting]
-            self._count(setting.ptype, band)[setting.la] -= 1
+        free = setting.free_places
+        key = (*setting.band, min(free, 3)) if free > 0 else None
+        old = setting.vacancy_key
+        if key == old:
+            return
+        if old is not None:
+            bucket = bands[old]
+            del bucket[setting]
+            if not bucket:
+                del bands[old]  # searches iterate only non-empty buckets
+            self._count(setting.ptype, old)[setting.la] -= 1
+        if key is not None:
+            bands.setdefault(key, {})[setting] = None
+            self._count(setting.ptype, key)[setting.la] += 1
+        setting.vacancy_key = key
 
     def _count(self, ptype: PlacementType, band: tuple) -> np.ndarray:
         counts = self.counts[ptype]
@@ -73,11 +80,13 @@ class VacancyIndex:
         return counts[band]
 
     def las_with(self, ptype: PlacementType, youngest: float, oldest: float,
-                 specialist_only: bool) -> np.ndarray | None:
+                 specialist_only: bool, need: int = 1) -> np.ndarray | None:
         """Boolean mask of LAs holding an open setting whose band covers these ages."""
         mask = None
-        for (lo, hi, specialist), count in self.counts[ptype].items():
-            if youngest < lo or oldest >= hi or (specialist_only and not specialist):
+        room_needed = min(need, 3)
+        for (lo, hi, specialist, room), count in self.counts[ptype].items():
+            if (youngest < lo or oldest >= hi or (specialist_only and not specialist)
+                    or room < room_needed):
                 continue
             mask = count > 0 if mask is None else mask | (count > 0)
         return mask
@@ -93,6 +102,47 @@ class VacancyIndex:
         return sum(s.free_places for b in chosen for band in b.values() for s in band)
 
 
+class _Scan:
+    """One search's state: candidates found so far and its block of random draws."""
+
+    __slots__ = ("avoid", "bands", "draws", "found", "j", "k", "need", "p", "ptype", "vac")
+
+    def __init__(self, c: Commissioner, children: list[Child], ptype: PlacementType,
+                 youngest: float, oldest: float, specialist_only: bool) -> None:
+        self.vac = c.model.vacancies
+        self.ptype = ptype
+        self.k = c.k
+        self.p = c.match_probability
+        self.need = len(children)
+        self.avoid = {ch.avoid for ch in children}
+        self.bands = (youngest, oldest, specialist_only)
+        self.draws = c.rng.random(4 * c.k + 32).tolist()
+        self.j = 0
+        self.found: list[CareSetting] = []
+
+    def la(self, la: int) -> bool:
+        """Add suitable vacancies in one LA; True once enough candidates are found."""
+        youngest, oldest, specialist_only = self.bands
+        found, draws, p, need = self.found, self.draws, self.p, self.need
+        room_needed = min(need, 3)
+        n_draws = len(draws)
+        for (lo, hi, specialist, room), bucket in self.vac.at(self.ptype, la).items():
+            if (youngest < lo or oldest >= hi or (specialist_only and not specialist)
+                    or room < room_needed):
+                continue
+            for s in bucket:
+                # Buckets hold settings with room >= 1, 2 or 3+; only groups of 4 check.
+                if need > 3 and s.free_places < need:
+                    continue
+                self.j += 1
+                if draws[self.j % n_draws] >= p or s in self.avoid:
+                    continue
+                found.append(s)
+                if len(found) >= self.k:
+                    return True
+        return False
+
+
 class Commissioner:
     """Runs the weekly placement search for every child who needs a home."""
 
@@ -100,6 +150,8 @@ class Commissioner:
         self.model = model
         m = model.scenario.matching
         self.k = m.candidates
+        self.match_probability = m.match_probability
+        self.rng = model.streams["matching"]
         self.cost_weight = m.cost_weight / 100.0
         self.distance_weight = m.distance_weight
         self.out_of_area_penalty = m.out_of_area_penalty
@@ -166,45 +218,39 @@ class Commissioner:
 
     def best_setting(self, children: list[Child], ptype: PlacementType,
                      must_fit: bool) -> CareSetting | None:
-        """The best-scoring setting of one type with room for all ``children``."""
+        """The best-scoring setting of one type with room for all ``children``.
+
+        Walks LAs outwards from the child's own, taking the first ``candidates``
+        vacancies that suit (each suits with ``match_probability``), and picks the one
+        with the lowest cost-distance-fit score. The child's own LA is scanned first in
+        plain Python; the vectorised mask of LAs with vacancies is only built when the
+        search has to go further.
+        """
         lead = children[0]
         radius = self.radius[ptype]
-        need = len(children)
         ages = [c.age() for c in children]
         youngest, oldest = min(ages), max(ages)
-        needs_specialist = must_fit and any(c.need != Need.STANDARD for c in children)
-        avoid = {c.avoid for c in children}
-        vac = self.model.vacancies
-        has = vac.las_with(ptype, youngest, oldest, needs_specialist)
-        if has is None:
-            return None
+        specialist_only = must_fit and any(c.need != Need.STANDARD for c in children)
+        scan = _Scan(self, children, ptype, youngest, oldest, specialist_only)
+        own = lead.la
         ring, miles = self.pools(lead, ptype)
-        near = has[ring] & (miles <= radius * 1.5)
-        if not near.any():
+        if ring[0] == own:
+            scan.la(own)
+        if len(scan.found) < self.k and len(ring) > 1:
+            has = self.model.vacancies.las_with(ptype, youngest, oldest, specialist_only,
+                                                len(children))
+            if has is not None:
+                near = has[ring] & (miles <= radius * 1.5)
+                near[0] &= ring[0] != own
+                idx = np.flatnonzero(near)
+                for la, d in zip(ring[idx].tolist(), miles[idx].tolist(), strict=True):
+                    if d > radius and scan.found:
+                        break
+                    if scan.la(la):
+                        break
+        if not scan.found:
             return None
-        idx = np.flatnonzero(near)
-        candidates: list[CareSetting] = []
-        k = self.k
-        for la, d in zip(ring[idx].tolist(), miles[idx].tolist(), strict=True):
-            if d > radius and candidates:
-                break
-            if d > radius * 1.5:
-                break
-            for (lo, hi, specialist), bucket in vac.at(ptype, la).items():
-                if youngest < lo or oldest >= hi or (needs_specialist and not specialist):
-                    continue
-                for s in bucket:
-                    if s.free_places >= need and s not in avoid:
-                        candidates.append(s)
-                        if len(candidates) >= k:
-                            break
-                if len(candidates) >= k:
-                    break
-            if len(candidates) >= k:
-                break
-        if not candidates:
-            return None
-        return min(candidates, key=lambda s: self.score(lead, s))
+        return min(scan.found, key=lambda s: self.score(lead, s))
 
     def score(self, child: Child, setting: CareSetting) -> float:
         """Lower is better: weekly price, miles from home and leaving the home LA."""

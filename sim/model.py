@@ -221,8 +221,11 @@ class CareMarketModel(mesa.Model):
         younger = [resid[i] for i in order if resid[i][0].age() < 16]
         self.commissioner.place_all(younger, prefer=(PlacementType.LA_HOME,
                                                       PlacementType.PRIVATE_HOME))
-        self.commissioner.place_all(older, prefer=(PlacementType.SUPPORTED,
-                                                   PlacementType.PRIVATE_HOME))
+        half = len(older) // 2
+        self.commissioner.place_all(older[:half], prefer=(PlacementType.PRIVATE_HOME,
+                                                          PlacementType.SUPPORTED))
+        self.commissioner.place_all(older[half:], prefer=(PlacementType.SUPPORTED,
+                                                          PlacementType.PRIVATE_HOME))
         order = kin_rng.permutation(len(rest))
         la_first = [rest[i] for i in order[: int(0.53 * len(order))]]
         ifa_first = [rest[i] for i in order[int(0.53 * len(order)):]]

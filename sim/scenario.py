@@ -61,7 +61,7 @@ class Demand:
     complex_needs_share: float = param(0.16, 0, 1, "share of entrants aged 8+",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
-    sibling_group_share: float = param(0.22, 0, 1, "share of entrants arriving with siblings",
+    sibling_group_share: float = param(0.30, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated (CCo 2023)")
     kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
@@ -94,7 +94,7 @@ class Fostering:
     """Foster households and the recruitment pipeline (Ofsted Fostering in England)."""
 
     mainstream_households: int = param(36_050, 0, 200_000, "households", OFSTED_F)
-    la_share_of_mainstream: float = param(0.55, 0, 1, "share of households",
+    la_share_of_mainstream: float = param(0.5, 0, 1, "share of households",
                                           f"{EST}; LA 27.9% vs IFA 24.8% of children (FOI 2024)")
     places_per_household: float = param(1.70, 1, 6, "places", f"{OFSTED_F}: 74,660/43,905")
     unusable_vacancy_share: float = param(0.45, 0, 1, "share of vacant places",
@@ -115,7 +115,7 @@ class Fostering:
     assessors_per_100_households: float = param(
         20.0, 0.1, 100, "assessment slots per 100 households",
         f"{EST}; about 4,100 assessments under way at once (8,280 a year x 26 weeks)")
-    carers_outside_la_share: float = param(0.35, 0, 1, "share of carers living in another LA",
+    carers_outside_la_share: float = param(0.5, 0, 1, "share of carers living in another LA",
                                            f"{EST}; 41% of children placed outside their LA")
     deregistration_rate: float = param(0.125, 0, 1, "per household per year",
                                        f"{OFSTED_F}: 5,435/43,905")
@@ -131,7 +131,8 @@ class Residential:
     homes_2019: int = param(2_304, 0, 20_000, "homes", f"{OFSTED_H} 2019")
     la_run_homes_2019: int = param(418, 0, 20_000, "homes", f"{OFSTED_H} 2019")
     voluntary_share_of_independent: float = param(0.06, 0, 1, "share", f"{CLA} 2019: 6% vs 35%")
-    places_per_home: float = param(3.76, 1, 20, "places", f"{OFSTED_H} 2023: 10,818/2,880")
+    places_per_home: float = param(3.3, 1, 20, "places per home in 2019",
+                                   f"{EST}; {OFSTED_H} 2023: 10,818/2,880 = 3.76, smaller earlier")
     complex_specialist_share: float = param(0.35, 0, 1, "share of homes", EST)
     min_age: float = param(8.0, 0, 17, "years", EST)
     supported_places: int = param(5_500, 0, 100_000, "places (16-17 supported accommodation)",
@@ -188,6 +189,10 @@ class Matching:
     """How an LA searches for a placement: preference order and cost-distance-fit score."""
 
     candidates: int = param(8, 1, 200, "vacancies compared per search", EST)
+    match_probability: float = param(
+        0.35, 0.01, 1, "chance a vacancy of the right type and band suits a given child",
+        f"{EST}; stands for matching criteria the model does not represent (school, "
+        "culture, behaviour, other children in the home); calibrated to 20% > 20 miles")
     foster_radius_miles: float = param(60.0, 1, 500, "miles", EST)
     home_radius_miles: float = param(250.0, 1, 500, "miles", EST)
     cost_weight: float = param(1.0, 0, 100, "per £100/week", EST)
@@ -201,8 +206,8 @@ class Stability:
     """Placement endings: breakdowns and provider notice."""
 
     breakdown_rate: dict = param(
-        {"kinship": 0.11, "la_foster": 0.33, "ifa_foster": 0.36, "la_home": 0.63,
-         "private_home": 0.70, "supported": 0.60, "emergency": 0.0},
+        {"kinship": 0.12, "la_foster": 0.38, "ifa_foster": 0.41, "la_home": 0.72,
+         "private_home": 0.80, "supported": 0.68, "emergency": 0.0},
         0, 10, "per placement per year", f"calibrated to 10% with 3+ placements ({CLA})",
     )
     misfit_multiplier: float = param(2.0, 1, 20, "x breakdown when need and home do not fit", EST)

@@ -48,7 +48,7 @@ def new_foster_household(model: CareMarketModel, ptype: PlacementType, service, 
     """Approve one mainstream household at a real postcode in ``la``."""
     f = model.scenario.fostering
     home_la = la
-    if ptype != PlacementType.KINSHIP and rng.random() < f.carers_outside_la_share:
+    if rng.random() < f.carers_outside_la_share:
         # Carers often live across the boundary: a neighbouring LA within ~25 miles.
         near = np.flatnonzero((model.la_distance[la] < 25.0) & (model.la_distance[la] > 0))
         if near.size:
