@@ -179,7 +179,7 @@ class Commissioner:
         if child.need == Need.COMPLEX:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER,
                        PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
-            fallback = [PlacementType.PRIVATE_HOME, PlacementType.LA_HOME,
+            fallback = [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME,
                         PlacementType.IFA_FOSTER, PlacementType.LA_FOSTER]
         else:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER]

@@ -58,7 +58,7 @@ class Demand:
     )
     male_share: float = param(0.56, 0, 1, "share", f"{CLA} 2022")
     uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
-    complex_needs_share: float = param(0.16, 0, 1, "share of entrants aged 8+",
+    complex_needs_share: float = param(0.19, 0, 1, "share of entrants aged 8+",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
     sibling_group_share: float = param(0.30, 0, 1, "share of entrants arriving with siblings",
@@ -69,7 +69,7 @@ class Demand:
                                       f"{CLA} 2019 (7% of stock)")
     # Weekly hazards of leaving care by age band (per week), before the early-exit boost.
     exit_home_hazard: dict = param(
-        {"under_1": 0.0016, "1_4": 0.0020, "5_9": 0.0018, "10_15": 0.0020, "16_17": 0.0024},
+        {"under_1": 0.0014, "1_4": 0.0018, "5_9": 0.0016, "10_15": 0.0018, "16_17": 0.0022},
         0, 1, "per week", f"calibrated to {CLA} stock and ceasings",
     )
     placed_for_adoption_weeks: float = param(30.0, 0, 104, "weeks placed before the order",
@@ -206,8 +206,8 @@ class Stability:
     """Placement endings: breakdowns and provider notice."""
 
     breakdown_rate: dict = param(
-        {"kinship": 0.12, "la_foster": 0.38, "ifa_foster": 0.41, "la_home": 0.72,
-         "private_home": 0.80, "supported": 0.68, "emergency": 0.0},
+        {"kinship": 0.11, "la_foster": 0.35, "ifa_foster": 0.38, "la_home": 0.66,
+         "private_home": 0.74, "supported": 0.63, "emergency": 0.0},
         0, 10, "per placement per year", f"calibrated to 10% with 3+ placements ({CLA})",
     )
     misfit_multiplier: float = param(2.0, 1, 20, "x breakdown when need and home do not fit", EST)
