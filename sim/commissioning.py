@@ -91,6 +91,10 @@ class VacancyIndex:
             mask = count > 0 if mask is None else mask | (count > 0)
         return mask
 
+    def at_type(self, ptype: PlacementType) -> list[dict[tuple, dict[CareSetting, None]]]:
+        """Open settings of one type, per LA (index by LA), grouped by band and room."""
+        return self._open[ptype]
+
     def at(self, ptype: PlacementType, la: int) -> dict[tuple, dict[CareSetting, None]]:
         """Open settings of one type in one LA, grouped by approval band."""
         return self._open[ptype][la]
@@ -102,47 +106,6 @@ class VacancyIndex:
         return sum(s.free_places for b in chosen for band in b.values() for s in band)
 
 
-class _Scan:
-    """One search's state: candidates found so far and its block of random draws."""
-
-    __slots__ = ("avoid", "bands", "draws", "found", "j", "k", "need", "p", "ptype", "vac")
-
-    def __init__(self, c: Commissioner, children: list[Child], ptype: PlacementType,
-                 youngest: float, oldest: float, specialist_only: bool) -> None:
-        self.vac = c.model.vacancies
-        self.ptype = ptype
-        self.k = c.k
-        self.p = c.match_probability
-        self.need = len(children)
-        self.avoid = {ch.avoid for ch in children}
-        self.bands = (youngest, oldest, specialist_only)
-        self.draws = c.rng.random(4 * c.k + 32).tolist()
-        self.j = 0
-        self.found: list[CareSetting] = []
-
-    def la(self, la: int) -> bool:
-        """Add suitable vacancies in one LA; True once enough candidates are found."""
-        youngest, oldest, specialist_only = self.bands
-        found, draws, p, need = self.found, self.draws, self.p, self.need
-        room_needed = min(need, 3)
-        n_draws = len(draws)
-        for (lo, hi, specialist, room), bucket in self.vac.at(self.ptype, la).items():
-            if (youngest < lo or oldest >= hi or (specialist_only and not specialist)
-                    or room < room_needed):
-                continue
-            for s in bucket:
-                # Buckets hold settings with room >= 1, 2 or 3+; only groups of 4 check.
-                if need > 3 and s.free_places < need:
-                    continue
-                self.j += 1
-                if draws[self.j % n_draws] >= p or s in self.avoid:
-                    continue
-                found.append(s)
-                if len(found) >= self.k:
-                    return True
-        return False
-
-
 class Commissioner:
     """Runs the weekly placement search for every child who needs a home."""
 
@@ -152,6 +115,8 @@ class Commissioner:
         self.k = m.candidates
         self.match_probability = m.match_probability
         self.rng = model.streams["matching"]
+        self._u: list[float] = []
+        self._u_next = 0
         self.cost_weight = m.cost_weight / 100.0
         self.distance_weight = m.distance_weight
         self.out_of_area_penalty = m.out_of_area_penalty
@@ -216,6 +181,34 @@ class Commissioner:
             self._pool_rings[key] = (ring[keep], self.order_dist[child.la][keep])
         return self._pool_rings[key]
 
+    def _uniform(self) -> float:
+        """Next draw from the matching stream (drawn in blocks: one call per search is slow)."""
+        if self._u_next >= len(self._u):
+            self._u = self.rng.random(65_536).tolist()
+            self._u_next = 0
+        self._u_next += 1
+        return self._u[self._u_next - 1]
+
+    def _scan(self, bands: dict, found: list, need: int, youngest: float, oldest: float,
+              specialist_only: bool, avoid: set) -> bool:
+        """Add suitable vacancies from one LA's buckets; True once enough are found."""
+        room_needed = need if need < 3 else 3
+        p, k, uniform = self.match_probability, self.k, self._uniform
+        for (lo, hi, specialist, room), bucket in bands.items():
+            if (youngest < lo or oldest >= hi or room < room_needed
+                    or (specialist_only and not specialist)):
+                continue
+            for s in bucket:
+                # Buckets hold settings with room >= 1, 2 or 3+; only groups of 4 check.
+                if need > 3 and s.free_places < need:
+                    continue
+                if uniform() >= p or s in avoid:
+                    continue
+                found.append(s)
+                if len(found) >= k:
+                    return True
+        return False
+
     def best_setting(self, children: list[Child], ptype: PlacementType,
                      must_fit: bool) -> CareSetting | None:
         """The best-scoring setting of one type with room for all ``children``.
@@ -227,30 +220,43 @@ class Commissioner:
         search has to go further.
         """
         lead = children[0]
-        radius = self.radius[ptype]
-        ages = [c.age() for c in children]
-        youngest, oldest = min(ages), max(ages)
-        specialist_only = must_fit and any(c.need != Need.STANDARD for c in children)
-        scan = _Scan(self, children, ptype, youngest, oldest, specialist_only)
+        need = len(children)
+        if need == 1:
+            youngest = oldest = lead.age()
+            special = lead.need != Need.STANDARD
+            avoid = {lead.avoid}
+        else:
+            ages = [c.age() for c in children]
+            youngest, oldest = min(ages), max(ages)
+            special = any(c.need != Need.STANDARD for c in children)
+            avoid = {c.avoid for c in children}
+        specialist_only = must_fit and special
+        open_by_la = self.model.vacancies.at_type(ptype)
+        found: list[CareSetting] = []
         own = lead.la
         ring, miles = self.pools(lead, ptype)
+        done = False
         if ring[0] == own:
-            scan.la(own)
-        if len(scan.found) < self.k and len(ring) > 1:
-            has = self.model.vacancies.las_with(ptype, youngest, oldest, specialist_only,
-                                                len(children))
+            done = self._scan(open_by_la[own], found, need, youngest, oldest,
+                              specialist_only, avoid)
+        if not done and len(ring) > 1:
+            has = self.model.vacancies.las_with(ptype, youngest, oldest, specialist_only, need)
             if has is not None:
+                radius = self.radius[ptype]
                 near = has[ring] & (miles <= radius * 1.5)
                 near[0] &= ring[0] != own
                 idx = np.flatnonzero(near)
                 for la, d in zip(ring[idx].tolist(), miles[idx].tolist(), strict=True):
-                    if d > radius and scan.found:
+                    if d > radius and found:
                         break
-                    if scan.la(la):
+                    if self._scan(open_by_la[la], found, need, youngest, oldest,
+                                  specialist_only, avoid):
                         break
-        if not scan.found:
+        if not found:
             return None
-        return min(scan.found, key=lambda s: self.score(lead, s))
+        if len(found) == 1:
+            return found[0]
+        return min(found, key=lambda s: self.score(lead, s))
 
     def score(self, child: Child, setting: CareSetting) -> float:
         """Lower is better: weekly price, miles from home and leaving the home LA."""

@@ -149,8 +149,12 @@ class RunResult:
         """Write every table (Parquet + CSV) and ``run.json``; files appear atomically."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        from sim.validation import la_fit_table
+
         tables = {"national": self.national, "by_la": self.by_la, "annual": self.annual,
                   "episodes": self.episodes, "summary": self.summary()}
+        if self.annual["year"].nunique() > 1:
+            tables["la_fit"] = la_fit_table(self)
         for name, frame in tables.items():
             _atomic(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
             if name != "episodes":

@@ -10,6 +10,7 @@ two cores.
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -26,7 +27,7 @@ def _run(seed: int) -> dict:
     result = CareMarketModel(None, seed=seed, scale=1.0).run(years=YEARS)
     n = result.national
     annual = result.annual_national().set_index("year")
-    at = {int(round(y)): row for y, row in zip(n["year"] - 0.25, n.itertuples(), strict=True)}
+    at = {round(y): row for y, row in zip(n["year"] - 0.25, n.itertuples(), strict=True)}
     last = n.iloc[-1]
     return {
         "stock": {y: int(annual.loc[y, "children_in_care"]) for y in annual.index},
@@ -39,7 +40,7 @@ def _run(seed: int) -> dict:
                     for k in ("under_1", "1_4", "5_9", "10_15", "16_17")},
         "far": float(n["share_far_20_miles"].iloc[52:].mean()),
         "outside": float(n["share_outside_la"].iloc[52:].mean()),
-        "homes": {y: int(getattr(at[y], "homes_open")) for y in at if y in (2019, 2023)},
+        "homes": {y: int(at[y].homes_open) for y in at if y in (2019, 2023)},
         "price_home": float(n["mean_price_private_home"].iloc[52:157].mean()),
         "price_ifa": float(n["mean_price_ifa"].iloc[52:157].mean()),
         "margin_homes": float(n["margin_homes"].iloc[52:157].mean()),
@@ -51,7 +52,8 @@ def _run(seed: int) -> dict:
 
 @pytest.fixture(scope="module")
 def runs() -> list[dict]:
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    context = multiprocessing.get_context("forkserver")  # no fork of a threaded process
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
         return list(pool.map(_run, SEEDS))
 
 
