@@ -56,6 +56,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.model import CareMarketModel
     from sim.scenario import ScenarioError, load_scenario
 
+    if args.scale is not None and not 0.001 <= args.scale <= 1.0:
+        raise ScenarioError(f"--scale: {args.scale} is out of range; allowed [0.001, 1.0] "
+                            "(share of England's children and supply)")
     scenario = load_scenario(args.scenario)
     if args.seed < 0:
         raise ScenarioError(f"--seed: {args.seed} is negative; use a whole number >= 0")
@@ -89,9 +92,16 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes become one ``error:`` line, like every other bad input."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise SimInputError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="sim",
         description="Agent-based simulation of England's children's social care placement "
         "market: LAs, providers, foster carers and children on real geography.",
@@ -123,11 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sim`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
     try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 0
         return int(args.func(args) or 0)
     except SimInputError as err:
         print(f"error: {err}", file=sys.stderr)

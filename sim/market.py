@@ -183,11 +183,11 @@ class Market:
         want = r.entry_rate * max(margin, 0.0) * 10 * n_homes * (1 + demand)
         for hook in self.model.entry_hooks:
             want = hook(want)
-        self.pending_managers += r.manager_supply_per_quarter * self.model.scenario.scale
+        managers = (r.manager_supply_per_quarter * self.model.scenario.scale
+                    * self.model.share["residential"])
+        self.pending_managers += managers
         n_new = int(min(self.rng.poisson(max(want, 0.0)), self.pending_managers))
-        self.pending_managers -= n_new
-        self.pending_managers = min(self.pending_managers,
-                                    4 * r.manager_supply_per_quarter * self.model.scenario.scale)
+        self.pending_managers = min(self.pending_managers - n_new, 4 * managers)
         siting = home_siting_weights(self.model)
         for _ in range(n_new):
             la = int(self.rng.choice(len(siting), p=siting))

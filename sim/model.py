@@ -146,6 +146,13 @@ class CareMarketModel(mesa.Model):
         resid = np.array([m["residential"] for m in mix]) * cla
         during = np.array([r.cla_during_year or np.nan for r in rows], dtype=float)
         cla15 = np.array([r.cla_2015 for r in rows], dtype=float)
+        # A run on a subset of LAs gets the matching share of national supply and flows.
+        self.share = {
+            "foster": float((foster * active).sum() / foster.sum()),
+            "residential": float((resid * active).sum() / resid.sum()),
+            "child_pop": float((np.array([r.child_pop_0_17 for r in rows]) * active).sum()
+                               / sum(r.child_pop_0_17 for r in rows)),
+        }
         self.la_table = {
             "cla_2019": cla * active,
             "mix": mix,
@@ -341,6 +348,8 @@ class CareMarketModel(mesa.Model):
         self.outcomes.on_place(child)
 
     def _end_placement(self, child: Child) -> None:
+        if child.ptype is None:  # between placements (waiting in this week's queue)
+            return
         self.outcomes.on_unplace(child)
         self.outcomes.log_episode(child)
         child.token += 1

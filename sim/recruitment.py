@@ -61,6 +61,11 @@ class FosteringService:
         self.in_assessment = 0
         self.approval_rate = 0.0
 
+    @property
+    def is_open(self) -> bool:
+        """An LA service always is; an IFA only while its provider trades."""
+        return self.ptype == PlacementType.LA_FOSTER or bool(self.key.active)
+
 
 class RecruitmentPipeline:
     """All fostering services' recruitment, run on a SimPy clock in model weeks."""
@@ -76,8 +81,8 @@ class RecruitmentPipeline:
         demand = model.la_table["foster_demand"]
         per_household = f.assessors_per_100_households / 100.0
         for la in model.active_las:
-            n_la = f.mainstream_households * model.scenario.scale * f.la_share_of_mainstream * (
-                demand[la] / demand[list(model.active_las)].sum())
+            n_la = (f.mainstream_households * model.scenario.scale * model.share["foster"]
+                    * f.la_share_of_mainstream * demand[la] / demand[model.active_las].sum())
             self.services.append(FosteringService(
                 self.env, la, PlacementType.LA_FOSTER, [la], np.ones(1),
                 int(np.ceil(n_la * per_household))))
@@ -123,8 +128,9 @@ class RecruitmentPipeline:
         """One week of enquiries and applications, then run assessments up to ``week``."""
         f = self.model.scenario.fostering
         lv = self.levers
-        weekly = f.enquiries_per_year * self.model.scenario.scale / WEEKS_PER_YEAR
-        mult = np.array([lv.enquiries * lv.by_region.get(self._region(s), 1.0)
+        weekly = (f.enquiries_per_year * self.model.scenario.scale * self.model.share["foster"]
+                  / WEEKS_PER_YEAR)
+        mult = np.array([lv.enquiries * lv.by_region.get(self._region(s), 1.0) * s.is_open
                          for s in self.services])
         enquiries = self.rng.poisson(weekly * self._share * mult)
         applications = self.rng.binomial(enquiries, np.minimum(
@@ -148,7 +154,9 @@ class RecruitmentPipeline:
             mean = f.assessment_weeks * lv.assessment_weeks
             duration = float(self.rng.gamma(4.0, mean / 4.0))
             yield self.env.timeout(duration)
-        if self.rng.random() < min(service.approval_rate * lv.approval_rate, 1.0):
+        if not service.is_open:
+            self.counts.withdrawals += 1  # the agency has gone: its applicants are lost
+        elif self.rng.random() < min(service.approval_rate * lv.approval_rate, 1.0):
             la = service.las[int(self.rng.choice(len(service.las), p=service.weights))]
             self.model.approve_household(service, la)
             self.counts.approvals += 1

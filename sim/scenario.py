@@ -258,8 +258,18 @@ class Scenario:
                 f = {f.name: f for f in dataclasses.fields(self)}.get(key)
                 if f is None:
                     raise ScenarioError(f"unknown scenario field {key!r}")
-                if get_type_hints(Scenario)[key] in (int, float):
-                    _check_number(value, f, f"{self.source_file or '<scenario>'}: {key}")
+                where = f"{self.source_file or '<scenario>'}: {key}"
+                kind = get_type_hints(Scenario)[key]
+                if kind in (int, float):
+                    _check_number(value, f, where)
+                    if kind is int and not float(value).is_integer():
+                        raise ScenarioError(f"{where}: expected a whole number, got {value!r}")
+                    value = kind(value)
+                if key == "only_las" and (isinstance(value, str) or not all(
+                        isinstance(v, str) for v in value)):
+                    raise ScenarioError(f"{where}: expected a list of LA codes or names")
+                if key == "only_las":
+                    value = tuple(value)
                 top[key] = value
         for group, values in groups.items():
             current = getattr(self, group, None)
@@ -326,7 +336,11 @@ def _build(cls: type, values: dict[str, Any], file: str, prefix: str) -> Any:
             default = f.default_factory() if callable(f.default_factory) else {}
             if not isinstance(value, dict):
                 raise ScenarioError(f"{where}: expected a table of {', '.join(default)}")
-            unknown = set(value) - set(default) if default else set()
+            if default and all(str(k).isdigit() for k in default):
+                # Year-keyed series (e.g. starts per year) may add years.
+                unknown = {k for k in value if not (str(k).isdigit() and 2000 <= int(k) <= 2100)}
+            else:
+                unknown = set(value) - set(default) if default else set()
             if unknown:
                 raise ScenarioError(
                     f"{where}: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(default)})"
@@ -391,7 +405,12 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
         else:
             f = top_fields[key]
             _check_number(value, f, f"{file}: {key}")
-            kwargs[key] = int(value) if get_type_hints(Scenario)[key] is int else float(value)
+            if get_type_hints(Scenario)[key] is int:
+                if not float(value).is_integer():
+                    raise ScenarioError(f"{file}: {key}: expected a whole number, got {value!r}")
+                kwargs[key] = int(value)
+            else:
+                kwargs[key] = float(value)
     scenario = _validate(Scenario(**kwargs))
     if scenario.policies:
         from sim.policies import validate_policies

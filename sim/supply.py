@@ -72,7 +72,7 @@ def build_fostering(model: CareMarketModel, rng: np.random.Generator) -> None:
     """LA in-house and IFA mainstream households, sized to Ofsted's 2019-22 figures."""
     f = model.scenario.fostering
     weight = model.la_table["foster_demand"]
-    n_total = f.mainstream_households * model.scenario.scale
+    n_total = f.mainstream_households * model.scenario.scale * model.share["foster"]
     la_counts = stochastic_round(rng, n_total * f.la_share_of_mainstream * weight / weight.sum())
     for la in model.active_las:
         for _ in range(la_counts[la]):
@@ -83,7 +83,8 @@ def build_fostering(model: CareMarketModel, rng: np.random.Generator) -> None:
     region_weight = np.array([sum(weight[i] for i in model.active_las
                                   if model.geography.las[i].region == r) for r in regions])
     region_weight = region_weight / region_weight.sum()
-    n_small = max(1, round((N_IFAS_ENGLAND - N_LARGE_IFA_GROUPS) * model.scenario.scale))
+    n_small = max(1, round((N_IFAS_ENGLAND - N_LARGE_IFA_GROUPS) * model.scenario.scale
+                           * model.share["foster"]))
     p = model.scenario.prices
     markup = p.ifa_markup
     large = [Provider(model, "ifa", Sector.PRIVATE, "England", 0.0, 0.0,
@@ -149,7 +150,7 @@ def open_home(model: CareMarketModel, provider: Provider, la: int,
 def build_residential(model: CareMarketModel, rng: np.random.Generator) -> None:
     """Children's homes (LA-run, large private groups, small private and voluntary) and
     supported accommodation, at Ofsted's 2019 counts."""
-    r, scale = model.scenario.residential, model.scenario.scale
+    r, scale = model.scenario.residential, model.scenario.scale * model.share["residential"]
     geo = model.geography
     # LA-run homes in their own LA, where the LA has residential demand.
     res = model.la_table["residential_demand"]
@@ -190,7 +191,8 @@ def build_residential(model: CareMarketModel, rng: np.random.Generator) -> None:
     # Supported accommodation near demand (mostly urban 16-17s).
     pop = model.la_table["child_pop"]
     n_units = stochastic_round(
-        rng, r.supported_places * scale / SUPPORTED_UNIT_PLACES * pop / pop.sum())
+        rng, r.supported_places * model.scenario.scale * model.share["child_pop"]
+        / SUPPORTED_UNIT_PLACES * pop / pop.sum())
     for la in model.active_las:
         if n_units[la] == 0:
             continue
