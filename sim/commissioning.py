@@ -53,6 +53,11 @@ class VacancyIndex:
         ]
         # Open settings per LA for each (type, band): lets a search skip empty LAs at once.
         self.counts: list[dict[tuple, np.ndarray]] = [{} for _ in range(N_TYPES)]
+        # Masks of LAs with vacancies change only when an LA's bucket empties or
+        # fills; the version counts those changes so masks can be reused until then.
+        self.version = [0] * N_TYPES
+        self._masks: dict[tuple, tuple[int, np.ndarray | None]] = {}
+        self._keys: dict[tuple, tuple] = {}
 
     def refresh(self, setting: CareSetting) -> None:
         """Re-file a setting after its free places changed (keys: band + room, 1-3+)."""
@@ -67,9 +72,13 @@ class VacancyIndex:
             del bucket[setting]
             if not bucket:
                 del bands[old]  # searches iterate only non-empty buckets
+                self.version[setting.ptype] += 1  # an LA dropped out of this band's mask
             self._count(setting.ptype, old)[setting.la] -= 1
         if key is not None:
-            bands.setdefault(key, {})[setting] = None
+            if key not in bands:
+                bands[key] = {}
+                self.version[setting.ptype] += 1  # an LA joined this band's mask
+            bands[key][setting] = None
             self._count(setting.ptype, key)[setting.la] += 1
         setting.vacancy_key = key
 
@@ -82,13 +91,26 @@ class VacancyIndex:
     def las_with(self, ptype: PlacementType, youngest: float, oldest: float,
                  specialist_only: bool, need: int = 1) -> np.ndarray | None:
         """Boolean mask of LAs holding an open setting whose band covers these ages."""
-        mask = None
         room_needed = min(need, 3)
-        for (lo, hi, specialist, room), count in self.counts[ptype].items():
-            if (youngest < lo or oldest >= hi or (specialist_only and not specialist)
-                    or room < room_needed):
-                continue
-            mask = count > 0 if mask is None else mask | (count > 0)
+        counts = self.counts[ptype]
+        # Which bands pass depends only on where the ages fall among the band edges.
+        sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts))
+        keys = self._keys.get(sig)
+        if keys is None:
+            keys = tuple(
+                key for key in counts
+                if not (youngest < key[0] or oldest >= key[1] or (specialist_only and not key[2])
+                        or key[3] < room_needed))
+            if all(float(e).is_integer() for key in counts for e in key[:2]):
+                self._keys[sig] = keys
+        cached = self._masks.get((ptype, keys))
+        if cached is not None and cached[0] == self.version[ptype]:
+            return cached[1]
+        mask = None
+        for key in keys:
+            has = self.counts[ptype][key] > 0
+            mask = has if mask is None else mask | has
+        self._masks[(ptype, keys)] = (self.version[ptype], mask)
         return mask
 
     def at_type(self, ptype: PlacementType) -> list[dict[tuple, dict[CareSetting, None]]]:
@@ -181,19 +203,12 @@ class Commissioner:
             self._pool_rings[key] = (ring[keep], self.order_dist[child.la][keep])
         return self._pool_rings[key]
 
-    def _uniform(self) -> float:
-        """Next draw from the matching stream (drawn in blocks: one call per search is slow)."""
-        if self._u_next >= len(self._u):
-            self._u = self.rng.random(65_536).tolist()
-            self._u_next = 0
-        self._u_next += 1
-        return self._u[self._u_next - 1]
-
     def _scan(self, bands: dict, found: list, need: int, youngest: float, oldest: float,
               specialist_only: bool, avoid: set) -> bool:
         """Add suitable vacancies from one LA's buckets; True once enough are found."""
         room_needed = need if need < 3 else 3
-        p, k, uniform = self.match_probability, self.k, self._uniform
+        p, k = self.match_probability, self.k
+        u, i = self._u, self._u_next
         for (lo, hi, specialist, room), bucket in bands.items():
             if (youngest < lo or oldest >= hi or room < room_needed
                     or (specialist_only and not specialist)):
@@ -202,11 +217,17 @@ class Commissioner:
                 # Buckets hold settings with room >= 1, 2 or 3+; only groups of 4 check.
                 if need > 3 and s.free_places < need:
                     continue
-                if uniform() >= p or s in avoid:
+                if i >= len(u):
+                    u, i = self.rng.random(65_536).tolist(), 0
+                    self._u = u
+                i += 1
+                if u[i - 1] >= p or s in avoid:
                     continue
                 found.append(s)
                 if len(found) >= k:
+                    self._u_next = i
                     return True
+        self._u_next = i
         return False
 
     def best_setting(self, children: list[Child], ptype: PlacementType,

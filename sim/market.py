@@ -39,9 +39,17 @@ class Market:
         self.children_displaced = 0
         self.pending_managers = 0.0
         self._concentration: dict[Provider, float] = {}
+        self._markups: dict[tuple, float] = {}
 
     # -- prices --------------------------------------------------------------------------
     def markup(self, provider: Provider, kind: str, region: str) -> float:
+        """Markup on cost for a provider's placements in a region (fixed between reviews)."""
+        key = (provider, kind, region)
+        if key not in self._markups:
+            self._markups[key] = self._markup(provider, kind, region)
+        return self._markups[key]
+
+    def _markup(self, provider: Provider, kind: str, region: str) -> float:
         p = self.model.scenario.prices
         base = {"homes": p.home_markup, "ifa": p.ifa_markup, "supported": p.ifa_markup}[kind]
         occ = self.scarcity.get((kind, region), p.target_occupancy)
@@ -89,6 +97,7 @@ class Market:
         """Quarterly price review for every setting, from current regional scarcity."""
         self.update_scarcity()
         self._concentration = {}
+        self._markups = {}
         for s in self.model.settings_of(PlacementType.PRIVATE_HOME, PlacementType.LA_HOME,
                                         PlacementType.SUPPORTED, PlacementType.IFA_FOSTER,
                                         PlacementType.LA_FOSTER):

@@ -415,7 +415,7 @@ class CareMarketModel(mesa.Model):
 
     def deregister(self, hh: FosterHousehold) -> None:
         """A carer stops fostering: takes no new children and leaves once empty."""
-        if not hh.open or getattr(hh, "retiring", False):
+        if not hh.open or hh.retiring:
             return
         self.recruitment.counts.deregistrations += 1
         rng = self.streams["recruitment"]
@@ -506,7 +506,7 @@ class CareMarketModel(mesa.Model):
                 if obj.staying_put > 0:
                     obj.staying_put -= 1
                     obj.blocked = max(obj.blocked - 1, 0)
-                    if getattr(obj, "retiring", False):
+                    if obj.retiring:
                         obj.blocked = obj.places
                     if obj.open:
                         self.vacancies.refresh(obj)
@@ -555,8 +555,9 @@ class CareMarketModel(mesa.Model):
         exit_week, reason = sample_exits(rng, float(week), prof["age"], np.zeros(total),
                                          self.hazards)
         sizes = family_sizes(rng, total, share)
-        mrng = self.streams["matching"]
         k = 0
+        entering: list[list[Child]] = []
+        siblings: list[Child] = []
         for la in np.flatnonzero(families).tolist():
             for _ in range(int(families[la])):
                 lead = self._new_child(la, rng, week - prof["age"][k] * WEEKS_PER_YEAR,
@@ -568,8 +569,17 @@ class CareMarketModel(mesa.Model):
                     lead.sibling_group = self.next_group
                     self.next_group += 1
                     group += [self._new_sibling(lead, rng, week) for _ in range(sizes[k] - 1)]
+                    siblings += group[1:]
                 k += 1
-                self._route_entrant(group, mrng)
+                entering.append(group)
+        if siblings:
+            ages = np.array([c.age() for c in siblings])
+            ew, rs = sample_exits(rng, float(week), ages, np.zeros(len(siblings)), self.hazards)
+            for c, w, r in zip(siblings, ew.tolist(), rs.tolist(), strict=True):
+                self._schedule_exit(c, w, r)
+        mrng = self.streams["matching"]
+        for group in entering:
+            self._route_entrant(group, mrng)
 
     def _new_sibling(self, first: Child, rng: np.random.Generator, week: int) -> Child:
         """A brother or sister entering with ``first``: same home, age spread around theirs."""
@@ -582,8 +592,6 @@ class CareMarketModel(mesa.Model):
         child.sibling_group = first.sibling_group
         self.children[child.unique_id] = child
         self.outcomes.on_enter(child)
-        ew, rs = sample_exits(rng, float(week), np.array([age]), np.zeros(1), self.hazards)
-        self._schedule_exit(child, float(ew[0]), int(rs[0]))
         return child
 
     def _route_entrant(self, group: list[Child], rng: np.random.Generator) -> None:

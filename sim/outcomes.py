@@ -9,6 +9,7 @@ plus two tables (per-LA snapshots and 31 March snapshots).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -30,10 +31,14 @@ LA_COLUMNS = [
 ]
 ANNUAL_COLUMNS = [
     "year", "week", "la", "children_in_care", "median_distance_miles",
-    "median_distance_foster", "median_distance_homes", "share_3plus_placements",
+    "median_distance_foster", "median_distance_homes", "in_homes", "homes_far_20_miles",
+    "share_3plus_placements",
     "siblings_in_care", "siblings_separated", "age_under_1", "age_1_4", "age_5_9",
     "age_10_15", "age_16_17", "starts", "ceased", "moves",
 ]
+
+ENGLAND_COLUMNS = ["year", "week", "median_distance_miles", "median_distance_foster",
+                   "median_distance_homes"]
 
 
 class Outcomes:
@@ -44,6 +49,7 @@ class Outcomes:
         n = len(model.geography.las)
         self.count = np.zeros((n, N_TYPES), dtype=np.int64)
         self.spend = np.zeros(n)
+        self.spend_by_type = np.zeros(N_TYPES)
         self.dist_sum = np.zeros(n)
         self.far = np.zeros(n, dtype=np.int64)
         self.outside = np.zeros(n, dtype=np.int64)
@@ -61,7 +67,8 @@ class Outcomes:
         self.supply: dict[str, float] = {}
         self.datacollector = DataCollector(
             model_reporters={name: fn for name, fn in _national_reporters().items()},
-            tables={"la": LA_COLUMNS, "annual": ANNUAL_COLUMNS},
+            tables={"la": LA_COLUMNS, "annual": ANNUAL_COLUMNS,
+                    "annual_england": ENGLAND_COLUMNS},
         )
 
     # -- placement bookkeeping ------------------------------------------------------
@@ -77,6 +84,9 @@ class Outcomes:
         la = child.la
         self.count[la, child.ptype] += 1
         self.spend[la] += child.weekly_cost
+        self.spend_by_type[child.ptype] += child.weekly_cost
+        if child.setting is not None and (p := child.setting.provider) is not None:
+            p.revenue_rate += child.weekly_cost
         self.dist_sum[la] += child.distance
         if child.distance > FAR_MILES:
             self.far[la] += 1
@@ -92,6 +102,9 @@ class Outcomes:
         la = child.la
         self.count[la, child.ptype] -= 1
         self.spend[la] -= child.weekly_cost
+        self.spend_by_type[child.ptype] -= child.weekly_cost
+        if child.setting is not None and (p := child.setting.provider) is not None:
+            p.revenue_rate -= child.weekly_cost
         self.dist_sum[la] -= child.distance
         if child.distance > FAR_MILES:
             self.far[la] -= 1
@@ -161,7 +174,8 @@ class Outcomes:
                     dist_f[la].append(c.distance)
                 elif c.ptype in (PlacementType.LA_HOME, PlacementType.PRIVATE_HOME):
                     dist_h[la].append(c.distance)
-            started = sum(1 for s in c.placement_starts if s > year_ago)
+            starts = c.placement_starts  # ascending weeks
+            started = len(starts) - bisect.bisect_right(starts, year_ago)
             if week >= 52 and started + (c.entered_week <= year_ago) >= 3:
                 three[la] += 1
             age = c.age()
@@ -188,6 +202,12 @@ class Outcomes:
         self._year_marks = marks
         in_care = self.count.sum(axis=1)
         year = m.scenario.start_year + round(week / WEEKS_PER_YEAR)
+        self.datacollector.add_table_row("annual_england", {
+            "year": year, "week": week,
+            "median_distance_miles": _median([d for ds in dist for d in ds]),
+            "median_distance_foster": _median([d for ds in dist_f for d in ds]),
+            "median_distance_homes": _median([d for ds in dist_h for d in ds]),
+        })
         for la in m.active_las:
             row = {
                 "year": year, "week": week, "la": m.geography.las[la].ons_code,
@@ -195,6 +215,8 @@ class Outcomes:
                 "median_distance_miles": _median(dist[la]),
                 "median_distance_foster": _median(dist_f[la]),
                 "median_distance_homes": _median(dist_h[la]),
+                "in_homes": len(dist_h[la]),
+                "homes_far_20_miles": sum(1 for d in dist_h[la] if d > FAR_MILES),
                 "share_3plus_placements": float(three[la] / in_care[la]) if in_care[la] else 0.0,
                 "siblings_in_care": int(sib[la]), "siblings_separated": int(sep[la]),
                 "starts": int(marks["starts"][la] - prev["starts"][la]),
@@ -264,16 +286,22 @@ def _supply_snapshot(m: CareMarketModel) -> dict[str, float]:
     """Supply, prices and margins: O(settings), so taken at snapshot weeks only."""
     homes = [s for t in (PlacementType.PRIVATE_HOME, PlacementType.LA_HOME)
              for s in m.settings[t]]
-    foster = [s for t in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER)
-              for s in m.settings[t] if not getattr(s, "retiring", False)]
+    households = places = vacancies = 0
+    for t in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
+        for s in m.settings[t]:
+            if s.retiring:
+                continue
+            households += 1
+            places += s.places
+            vacancies += s.places - len(s.occupants) - s.staying_put
     return {
         "homes_open": len(homes),
         "la_homes_open": len(m.settings[PlacementType.LA_HOME]),
         "home_places": sum(s.places for s in homes),
-        "foster_households": len(foster),
+        "foster_households": households,
         "kinship_households": len(m.settings[PlacementType.KINSHIP]),
-        "foster_places": sum(s.places for s in foster),
-        "foster_vacancies": sum(s.places - len(s.occupants) - s.staying_put for s in foster),
+        "foster_places": places,
+        "foster_vacancies": vacancies,
         "mean_price_private_home": _mean_price(m, PlacementType.PRIVATE_HOME),
         "mean_price_ifa": _mean_price(m, PlacementType.IFA_FOSTER),
         "margin_homes": _sector_margin(m, "homes"),
@@ -285,9 +313,7 @@ def _mean_price(m: CareMarketModel, ptype: PlacementType) -> float:
     """Mean weekly price paid for current placements of one type, pounds."""
     o = m.outcomes
     n = o.count[:, ptype].sum()
-    if n == 0:
-        return float("nan")
-    return float(sum(c.weekly_cost for s in m.settings[ptype] for c in s.occupants) / n)
+    return float(o.spend_by_type[ptype] / n) if n else float("nan")
 
 
 def _sector_margin(m: CareMarketModel, kind: str) -> float:

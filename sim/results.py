@@ -48,6 +48,7 @@ class RunResult:
     annual: pd.DataFrame
     episodes: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    annual_england: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @classmethod
     def from_model(cls, model: CareMarketModel) -> RunResult:
@@ -82,7 +83,8 @@ class RunResult:
             "git_commit": _git_commit(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
-        return cls(national, by_la, annual, episodes, meta)
+        return cls(national, by_la, annual, episodes, meta,
+                   dc.get_table_dataframe("annual_england"))
 
     # -- summaries -----------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
@@ -140,9 +142,13 @@ class RunResult:
             "share_3plus_placements": g["n_3plus"] / g["children_in_care"],
             "share_siblings_separated": g["siblings_separated"] / g["siblings_in_care"].clip(1),
         })
+        out["share_homes_far_20_miles"] = g["homes_far_20_miles"] / g["in_homes"].clip(1)
         for col in ("age_under_1", "age_1_4", "age_5_9", "age_10_15", "age_16_17"):
             out[f"share_{col}"] = g[col] / g["children_in_care"]
-        return out.reset_index()
+        out = out.reset_index()
+        if len(self.annual_england):
+            out = out.merge(self.annual_england.drop(columns="week"), on="year", how="left")
+        return out
 
     # -- writing -------------------------------------------------------------------------
     def write(self, out_dir: str | Path) -> Path:
@@ -152,7 +158,8 @@ class RunResult:
         from sim.validation import la_fit_table
 
         tables = {"national": self.national, "by_la": self.by_la, "annual": self.annual,
-                  "episodes": self.episodes, "summary": self.summary()}
+                  "annual_england": self.annual_england, "episodes": self.episodes,
+                  "summary": self.summary()}
         if self.annual["year"].nunique() > 1:
             tables["la_fit"] = la_fit_table(self)
         for name, frame in tables.items():
@@ -170,7 +177,8 @@ class RunResult:
         return cls(pd.read_parquet(out / "national.parquet"),
                    pd.read_parquet(out / "by_la.parquet"),
                    pd.read_parquet(out / "annual.parquet"),
-                   pd.read_parquet(out / "episodes.parquet"), meta)
+                   pd.read_parquet(out / "episodes.parquet"), meta,
+                   pd.read_parquet(out / "annual_england.parquet"))
 
 
 def _json(value: Any) -> Any:

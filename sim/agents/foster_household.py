@@ -30,10 +30,15 @@ class FosterHousehold(CareSetting):
         self.max_age = max_age
         self.complex_ok = complex_ok
         self.staying_put = 0  # places held by young people Staying Put after 18
+        self.retiring = False  # deregistered: takes no one new, leaves once empty
         if ptype == PlacementType.KINSHIP:
             self.band = (0.0, 18.0, True)
         else:
             self.band = (min_age, max_age, complex_ok)
+
+    @property
+    def provider(self):
+        return self.service if self.ptype == PlacementType.IFA_FOSTER else None
 
     def accepts(self, child: Child) -> bool:
         if self.ptype == PlacementType.KINSHIP:

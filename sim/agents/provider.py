@@ -34,6 +34,7 @@ class Provider(mesa.Agent):
         self.name = name or f"{kind}-{self.unique_id}"
         self.settings: list[CareSetting] = []
         self.active = True
+        self.revenue_rate = 0.0  # sum of weekly prices of children placed now
         self.revenue_to_date = 0.0
         self.cost_to_date = 0.0
         self.quarter_revenue = 0.0
@@ -51,7 +52,8 @@ class Provider(mesa.Agent):
         return sum(len(s.occupants) for s in self.settings if s.open)
 
     def weekly_revenue(self) -> float:
-        return sum(c.weekly_cost for s in self.settings if s.open for c in s.occupants)
+        """Weekly income from current placements (a running total kept by the model)."""
+        return self.revenue_rate
 
     def weekly_cost(self) -> float:
         """Running costs of open settings (mostly fixed: staff) plus interest."""
@@ -73,13 +75,17 @@ class ChildrensHome(CareSetting):
                  northing: float, places: int, price: float, cost_per_place: float,
                  specialist: bool, min_age: float) -> None:
         super().__init__(model, la, postcode, easting, northing, places, price)
-        self.provider = provider
+        self._provider = provider
         self.ptype = (PlacementType.LA_HOME if provider.sector == Sector.LOCAL_AUTHORITY
                       else PlacementType.PRIVATE_HOME)
         self.cost_per_place = cost_per_place
         self.specialist = specialist
         self.min_age = min_age
         self.band = (min_age, 18.0, specialist)
+
+    @property
+    def provider(self) -> Provider:
+        return self._provider
 
     def running_cost(self) -> float:
         return self.cost_per_place * self.places
@@ -100,8 +106,12 @@ class SupportedHome(CareSetting):
     def __init__(self, model, provider: Provider, la: int, postcode: int, easting: float,
                  northing: float, places: int, price: float, cost_per_place: float) -> None:
         super().__init__(model, la, postcode, easting, northing, places, price)
-        self.provider = provider
+        self._provider = provider
         self.cost_per_place = cost_per_place
+
+    @property
+    def provider(self) -> Provider:
+        return self._provider
 
     def running_cost(self) -> float:
         # Supported accommodation is largely paid per occupied bed.

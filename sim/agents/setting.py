@@ -41,6 +41,11 @@ class CareSetting(mesa.Agent):
         self.opened_week = model.week if hasattr(model, "week") else 0
 
     @property
+    def provider(self):
+        """The independent provider paid for this setting, or None (LA-provided)."""
+        return None
+
+    @property
     def free_places(self) -> int:
         """Places a new child could take now."""
         return self.places - self.blocked - len(self.occupants) if self.open else 0
