@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/sim run scenarios/baseline.toml --seed 1 --years 10 --scale 0.1 --out results/baseline
 
 test: $(STAMP)
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check sim tests benchmarks experiments
 	@# pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo 'error: pytest collected no tests' >&2; exit 1; fi; exit $$rc
 
