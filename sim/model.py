@@ -114,6 +114,9 @@ class CareMarketModel(mesa.Model):
         for policy in self.policies:
             policy.initialize(self)
         self._initial_stock(self.streams["entries"])
+        # Each LA's placement budget: its 2019 weekly spend, held flat in real terms.
+        for la in self.las:
+            la.budget = float(self.outcomes.spend[la.index])
         self.market.reprice()
         self.outcomes.collect()
 

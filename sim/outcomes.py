@@ -27,7 +27,8 @@ FAR_MILES = 20.0
 
 LA_COLUMNS = [
     "week", "la", "children_in_care", "well_placed", "emergency", "far_20_miles",
-    "outside_la", "mean_distance_miles", "weekly_spend", *[f"n_{t}" for t in TYPE_NAMES],
+    "outside_la", "mean_distance_miles", "weekly_spend", "weekly_budget",
+    *[f"n_{t}" for t in TYPE_NAMES],
 ]
 ANNUAL_COLUMNS = [
     "year", "week", "la", "children_in_care", "median_distance_miles",
@@ -146,6 +147,7 @@ class Outcomes:
                 "far_20_miles": int(self.far[la]), "outside_la": int(self.outside[la]),
                 "mean_distance_miles": float(self.dist_sum[la] / n) if n else 0.0,
                 "weekly_spend": float(self.spend[la]),
+                "weekly_budget": float(self.model.las[la].budget),
             }
             for t, name in enumerate(TYPE_NAMES):
                 row[f"n_{name}"] = int(self.count[la, t])
@@ -256,6 +258,8 @@ def _national_reporters() -> dict:
         "share_outside_la": lambda m: float(m.outcomes.outside.sum() / placed(m)),
         "mean_distance_miles": lambda m: float(m.outcomes.dist_sum.sum() / placed(m)),
         "weekly_spend": lambda m: float(m.outcomes.spend.sum()),
+        "spend_vs_budget": lambda m: float(
+            m.outcomes.spend.sum() / max(sum(la.budget for la in m.las), 1.0)),
         "starts": lambda m: int(m.outcomes.starts.sum()),
         "ceased": lambda m: int(m.outcomes.ceased.sum()),
         "moves": lambda m: int(m.outcomes.moves.sum()),
@@ -270,6 +274,8 @@ def _national_reporters() -> dict:
         "fostering_approvals": lambda m: m.recruitment.counts.approvals,
         "fostering_deregistrations": lambda m: m.recruitment.counts.deregistrations,
     }
+    for t, name in enumerate(TYPE_NAMES):
+        reporters[f"unit_cost_{name}"] = (lambda k: lambda m: _mean_price(m, k))(t)
     for key in SUPPLY_KEYS:
         reporters[key] = (lambda k: lambda m: m.outcomes.supply[k])(key)
     for t, name in enumerate(TYPE_NAMES):
