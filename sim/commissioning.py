@@ -56,8 +56,8 @@ class VacancyIndex:
         # Masks of LAs with vacancies change only when an LA's bucket empties or
         # fills; the version counts those changes so masks can be reused until then.
         self.version = [0] * N_TYPES
-        self._masks: dict[tuple, tuple[int, np.ndarray | None]] = {}
         self._keys: dict[tuple, tuple] = {}
+        self._masks: dict[tuple, tuple[int, list[bool] | None]] = {}
 
     def refresh(self, setting: CareSetting) -> None:
         """Re-file a setting after its free places changed (keys: band + room, 1-3+)."""
@@ -88,12 +88,15 @@ class VacancyIndex:
             counts[band] = np.zeros(self.n_las, dtype=np.int64)
         return counts[band]
 
-    def las_with(self, ptype: PlacementType, youngest: float, oldest: float,
-                 specialist_only: bool, need: int = 1) -> np.ndarray | None:
-        """Boolean mask of LAs holding an open setting whose band covers these ages."""
-        room_needed = min(need, 3)
+    def search_keys(self, ptype: PlacementType, youngest: float, oldest: float,
+                    specialist_only: bool, need: int = 1) -> tuple:
+        """The (band, room) buckets of one type that can take these children.
+
+        Which buckets pass depends only on where the ages fall among the (whole-year)
+        band edges, so the answer is cached until a new bucket appears.
+        """
+        room_needed = need if need < 3 else 3
         counts = self.counts[ptype]
-        # Which bands pass depends only on where the ages fall among the band edges.
         sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts))
         keys = self._keys.get(sig)
         if keys is None:
@@ -103,15 +106,24 @@ class VacancyIndex:
                         or key[3] < room_needed))
             if all(float(e).is_integer() for key in counts for e in key[:2]):
                 self._keys[sig] = keys
+        return keys
+
+    def las_with(self, ptype: PlacementType, keys: tuple) -> list[bool] | None:
+        """Per LA: is any of these buckets open there? (None: open nowhere.)
+
+        Cached until some LA's bucket of this type empties or fills.
+        """
         cached = self._masks.get((ptype, keys))
         if cached is not None and cached[0] == self.version[ptype]:
             return cached[1]
+        counts = self.counts[ptype]
         mask = None
         for key in keys:
-            has = self.counts[ptype][key] > 0
+            has = counts[key] > 0
             mask = has if mask is None else mask | has
-        self._masks[(ptype, keys)] = (self.version[ptype], mask)
-        return mask
+        result = None if mask is None else mask.tolist()
+        self._masks[(ptype, keys)] = (self.version[ptype], result)
+        return result
 
     def at_type(self, ptype: PlacementType) -> list[dict[tuple, dict[CareSetting, None]]]:
         """Open settings of one type, per LA (index by LA), grouped by band and room."""
@@ -151,9 +163,13 @@ class Commissioner:
         }
         dist = model.la_distance
         # Every LA's neighbours nearest first, with the miles between centroids.
-        self.order = np.argsort(dist, axis=1, kind="stable")
-        self.order_dist = np.take_along_axis(dist, self.order, axis=1)
-        self._pool_rings: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, np.ndarray]] = {}
+        order = np.argsort(dist, axis=1, kind="stable")
+        order_dist = np.take_along_axis(dist, order, axis=1)
+        self.rings: list[list[tuple[int, float]]] = [
+            list(zip(order[i].tolist(), order_dist[i].tolist(), strict=True))
+            for i in range(len(dist))
+        ]
+        self._pool_rings: dict[tuple[int, tuple[int, ...]], list[tuple[int, float]]] = {}
 
     # -- tiers -------------------------------------------------------------------------
     def tiers(self, child: Child, group_size: int) -> list[tuple[PlacementType, bool]]:
@@ -183,7 +199,7 @@ class Commissioner:
         return [(t, True) for t in fitting] + [(t, False) for t in fallback]
 
     # -- search ------------------------------------------------------------------------
-    def pools(self, child: Child, ptype: PlacementType) -> tuple[np.ndarray, np.ndarray]:
+    def pools(self, child: Child, ptype: PlacementType) -> list[tuple[int, float]]:
         """LAs whose settings of this type the child's LA may use, nearest first, and miles.
 
         In-house carers and LA homes are limited to the LA's pool (itself, unless a
@@ -195,23 +211,20 @@ class Commissioner:
         elif ptype == PlacementType.LA_HOME:
             pool = la.home_pool
         else:
-            return self.order[child.la], self.order_dist[child.la]
+            return self.rings[child.la]
         key = (child.la, pool)
         if key not in self._pool_rings:
-            ring = self.order[child.la]
-            keep = np.isin(ring, np.asarray(pool))
-            self._pool_rings[key] = (ring[keep], self.order_dist[child.la][keep])
+            members = set(pool)
+            self._pool_rings[key] = [(i, d) for i, d in self.rings[child.la] if i in members]
         return self._pool_rings[key]
 
-    def _scan(self, bands: dict, found: list, need: int, youngest: float, oldest: float,
-              specialist_only: bool, avoid: set) -> bool:
+    def _scan(self, bands: dict, keys: tuple, found: list, need: int, avoid: set) -> bool:
         """Add suitable vacancies from one LA's buckets; True once enough are found."""
-        room_needed = need if need < 3 else 3
         p, k = self.match_probability, self.k
         u, i = self._u, self._u_next
-        for (lo, hi, specialist, room), bucket in bands.items():
-            if (youngest < lo or oldest >= hi or room < room_needed
-                    or (specialist_only and not specialist)):
+        for key in keys:
+            bucket = bands.get(key)
+            if not bucket:
                 continue
             for s in bucket:
                 # Buckets hold settings with room >= 1, 2 or 3+; only groups of 4 check.
@@ -252,32 +265,47 @@ class Commissioner:
             special = any(c.need != Need.STANDARD for c in children)
             avoid = {c.avoid for c in children}
         specialist_only = must_fit and special
-        open_by_la = self.model.vacancies.at_type(ptype)
+        vacancies = self.model.vacancies
+        keys = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need)
+        if not keys:
+            return None
+        open_by_la = vacancies.at_type(ptype)
         found: list[CareSetting] = []
         own = lead.la
-        ring, miles = self.pools(lead, ptype)
+        ring = self.pools(lead, ptype)
         done = False
-        if ring[0] == own:
-            done = self._scan(open_by_la[own], found, need, youngest, oldest,
-                              specialist_only, avoid)
-        if not done and len(ring) > 1:
-            has = self.model.vacancies.las_with(ptype, youngest, oldest, specialist_only, need)
-            if has is not None:
-                radius = self.radius[ptype]
-                near = has[ring] & (miles <= radius * 1.5)
-                near[0] &= ring[0] != own
-                idx = np.flatnonzero(near)
-                for la, d in zip(ring[idx].tolist(), miles[idx].tolist(), strict=True):
-                    if d > radius and found:
-                        break
-                    if self._scan(open_by_la[la], found, need, youngest, oldest,
-                                  specialist_only, avoid):
-                        break
+        if ring[0][0] == own:
+            done = self._scan(open_by_la[own], keys, found, need, avoid)
+        has = None if done or len(ring) == 1 else vacancies.las_with(ptype, keys)
+        if has is not None:
+            radius = self.radius[ptype]
+            limit = radius * 1.5
+            for la, d in ring:
+                if d > limit or (d > radius and found):
+                    break
+                if la == own or not has[la]:
+                    continue
+                if self._scan(open_by_la[la], keys, found, need, avoid):
+                    break
         if not found:
             return None
         if len(found) == 1:
             return found[0]
-        return min(found, key=lambda s: self.score(lead, s))
+        return self._best_scoring(lead, found)
+
+    def _best_scoring(self, child: Child, found: list[CareSetting]) -> CareSetting:
+        """The candidate with the lowest :meth:`score` (inlined: this runs ~10^5 times/year)."""
+        e, n, la = child.easting, child.northing, child.la
+        cw, dw, pen = self.cost_weight, self.distance_weight, self.out_of_area_penalty
+        price_to, hypot = self.model.price_to, math.hypot
+        best, best_score = found[0], math.inf
+        for s in found:
+            score = (cw * price_to(la, s)
+                     + dw * hypot(e - s.easting, n - s.northing) / METRES_PER_MILE
+                     + (pen if s.la != la else 0.0))
+            if score < best_score:
+                best, best_score = s, score
+        return best
 
     def score(self, child: Child, setting: CareSetting) -> float:
         """Lower is better: weekly price, miles from home and leaving the home LA."""

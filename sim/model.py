@@ -9,6 +9,8 @@ recruitment, accounts, prices, entry of new homes) run on fixed cycles.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -616,10 +618,11 @@ class CareMarketModel(mesa.Model):
         from sim.results import RunResult
 
         weeks = round(years * WEEKS_PER_YEAR)
-        for k in range(weeks):
-            self.step()
-            if progress is not None:
-                progress(k + 1, weeks)
+        with _long_lived_gc():
+            for k in range(weeks):
+                self.step()
+                if progress is not None:
+                    progress(k + 1, weeks)
         for policy in self.policies:
             policy.finalize(self)
         return RunResult.from_model(self)
@@ -627,6 +630,25 @@ class CareMarketModel(mesa.Model):
     @property
     def n_types(self) -> int:
         return N_TYPES
+
+
+@contextlib.contextmanager
+def _long_lived_gc():
+    """Collect rarely during a run: the market is millions of long-lived objects.
+
+    Python's cycle collector would otherwise rescan them thousands of times (about 13%
+    of a national run). Existing objects are frozen and thresholds raised; both are
+    restored afterwards, and short-lived cycles (SimPy processes) are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    old = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 1_000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+        gc.unfreeze()
 
 
 def _normalised(values: list[float]) -> np.ndarray:

@@ -161,27 +161,34 @@ class Outcomes:
         dist: list[list[float]] = [[] for _ in range(n)]
         dist_f: list[list[float]] = [[] for _ in range(n)]
         dist_h: list[list[float]] = [[] for _ in range(n)]
-        three = np.zeros(n)
-        ages = np.zeros((n, 5))
+        three = [0] * n
+        ages = [[0] * 5 for _ in range(n)]
         groups: dict[int, set] = defaultdict(set)
         members: dict[int, list] = defaultdict(list)
         year_ago = week - 52
+        counted = week >= 52
+        no_distance = (PlacementType.WITH_PARENTS, PlacementType.ADOPTION)
+        homes = (PlacementType.LA_HOME, PlacementType.PRIVATE_HOME)
+        foster = (PlacementType.KINSHIP, PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER)
+        edges = [1.0, 5.0, 10.0, 16.0]
+        weeks_per_year = WEEKS_PER_YEAR
         for c in m.children.values():
-            la = c.la
-            if c.ptype is None:
+            la, ptype = c.la, c.ptype
+            if ptype is None:
                 continue
-            if c.ptype not in (PlacementType.WITH_PARENTS, PlacementType.ADOPTION):
+            if ptype not in no_distance:
                 dist[la].append(c.distance)
-                if c.ptype.is_foster:
+                if ptype in foster:
                     dist_f[la].append(c.distance)
-                elif c.ptype in (PlacementType.LA_HOME, PlacementType.PRIVATE_HOME):
+                elif ptype in homes:
                     dist_h[la].append(c.distance)
-            starts = c.placement_starts  # ascending weeks
-            started = len(starts) - bisect.bisect_right(starts, year_ago)
-            if week >= 52 and started + (c.entered_week <= year_ago) >= 3:
-                three[la] += 1
-            age = c.age()
-            ages[la, min(int(np.searchsorted([1, 5, 10, 16], age, side="right")), 4)] += 1
+            if counted:
+                starts = c.placement_starts  # ascending weeks
+                started = len(starts) - bisect.bisect_right(starts, year_ago)
+                if started + (c.entered_week <= year_ago) >= 3:
+                    three[la] += 1
+            age = (week - c.birth_week) / weeks_per_year
+            ages[la][bisect.bisect_right(edges, age)] += 1
             if c.sibling_group >= 0:
                 # Without a setting (adoption, with parents, emergency) siblings count as
                 # together when they share the placement type.
@@ -219,7 +226,7 @@ class Outcomes:
                 "median_distance_homes": _median(dist_h[la]),
                 "in_homes": len(dist_h[la]),
                 "homes_far_20_miles": sum(1 for d in dist_h[la] if d > FAR_MILES),
-                "share_3plus_placements": float(three[la] / in_care[la]) if in_care[la] else 0.0,
+                "share_3plus_placements": three[la] / in_care[la] if in_care[la] else 0.0,
                 "siblings_in_care": int(sib[la]), "siblings_separated": int(sep[la]),
                 "starts": int(marks["starts"][la] - prev["starts"][la]),
                 "ceased": int(marks["ceased"][la] - prev["ceased"][la]),
@@ -227,7 +234,7 @@ class Outcomes:
             }
             for k, name in enumerate(("age_under_1", "age_1_4", "age_5_9", "age_10_15",
                                       "age_16_17")):
-                row[name] = int(ages[la, k])
+                row[name] = ages[la][k]
             self.datacollector.add_table_row("annual", row)
 
 
