@@ -1,16 +1,19 @@
 """Commissioning: how an LA finds a placement for a child.
 
-For each child who needs a home, the LA searches vacancies tier by tier in its
-preference order (connected carer -> in-house foster -> IFA -> LA home -> private
-home -> supported accommodation for 16-17s), and within a tier compares the nearest
-few vacancies on a cost-distance-fit score. If no tier has a fitting vacancy it
-accepts one that does not meet the child's needs, and failing that an emergency or
-unregistered placement, from which it searches again every few weeks.
+Connected (kinship) carers are found when a child enters care (see the model); every
+other placement comes from this search. The LA goes tier by tier in its preference
+order -- in-house foster -> IFA foster (supported accommodation first for unaccompanied
+16-17s, after in-house carers for other 16-17s) -> LA home -> private home for needs
+that call for one -- and within a tier takes the first few suitable vacancies met
+walking outwards from the child's LA, choosing the one with the best cost-distance-fit
+score. If no tier has a vacancy that meets the child's needs it accepts one that does
+not (counted against sufficiency), and failing that an emergency or unregistered
+placement, from which it searches again every few weeks.
 
-The search is local: vacancies are indexed by placement type and LA, and the LA walks
-outwards through LAs in order of centroid distance, stopping once it has enough
-candidates. Cost therefore grows with the number of searches, not with the size of the
-market.
+The search is local: vacancies are indexed by placement type, LA, approval band and
+room, and the LA walks outwards through LAs in order of centroid distance, skipping LAs
+with nothing suitable and stopping once it has enough candidates. Cost therefore grows
+with the number of searches, not with the size of the market.
 """
 
 from __future__ import annotations
@@ -350,14 +353,14 @@ class Commissioner:
                      and (c.ptype is None or c.ptype == PlacementType.EMERGENCY)]
             if not group:
                 continue
-            setting, fits = self.find_together(group) if len(group) > 1 else (None, False)
+            setting, _ = self.find_together(group) if len(group) > 1 else (None, False)
             if setting is not None:
-                for c in group:
-                    model.place(c, setting, fits and setting.fits(c))
+                for c in group:  # each sibling is judged on their own needs
+                    model.place(c, setting, setting.fits(c))
                 continue
             for c in group:
-                setting, fits = self.find([c], prefer)
+                setting, _ = self.find([c], prefer)
                 if setting is None:
                     model.place_emergency(c)
                 else:
-                    model.place(c, setting, fits and setting.fits(c))
+                    model.place(c, setting, setting.fits(c))

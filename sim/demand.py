@@ -1,10 +1,10 @@
 """Demand: children entering care, and when and why they leave.
 
-Entries are Poisson per LA per week at rates set from the LA table and the national
-series of starts. Leaving care is sampled once, at entry, from piecewise-constant
-weekly hazards by age band (return home, adoption, special guardianship) with a boost
-in the first 26 weeks of care; reaching 18 ends care. Sampling the exit time up front
-turns leaving care into a single scheduled event per child.
+Entering families (a child alone or 2-4 siblings) are Poisson per LA per week, at rates
+set from the LA table and the national series of starts. Leaving care is sampled once,
+at entry, from piecewise-constant weekly hazards by age band (return home, adoption,
+special guardianship) with a boost in the first 26 weeks of care; reaching 18 ends
+care. Sampling the exit time up front turns leaving care into one scheduled event.
 """
 
 from __future__ import annotations

@@ -428,7 +428,8 @@ class CareMarketModel(mesa.Model):
                 rng.random() < self.scenario.fostering.la_to_ifa_transfer_share
                 * self.ifa_transfer_pull()):
             self.recruitment.counts.transfers_to_ifa += 1
-            ifas = [s for s in self.recruitment.services if s.ptype == PlacementType.IFA_FOSTER
+            ifas = [s for s in self.recruitment.services
+                    if s.ptype == PlacementType.IFA_FOSTER and s.is_open
                     and self.geography.las[s.las[0]].region == self.las[hh.la].region]
             if ifas:
                 service = ifas[int(rng.integers(len(ifas)))]
@@ -547,7 +548,7 @@ class CareMarketModel(mesa.Model):
         """This week's entrants: families (a child alone or 2-4 siblings) per LA."""
         sc = self.scenario
         rng = self.streams["entries"]
-        # DfE's years end on 31 March: weeks 0-51 fall in the year ending March start_year+1.
+        # DfE's years end on 31 March: weeks 1-52 fall in the year ending March start_year+1.
         year = sc.start_year + 1 + week / WEEKS_PER_YEAR
         weekly = starts_for_year(sc.demand, year) * sc.scale / WEEKS_PER_YEAR
         share = sc.demand.sibling_group_share
@@ -560,6 +561,7 @@ class CareMarketModel(mesa.Model):
         exit_week, reason = sample_exits(rng, float(week), prof["age"], np.zeros(total),
                                          self.hazards)
         sizes = family_sizes(rng, total, share)
+        sizes[prof["uasc"]] = 1  # unaccompanied children arrive alone
         k = 0
         entering: list[list[Child]] = []
         siblings: list[Child] = []
@@ -567,7 +569,7 @@ class CareMarketModel(mesa.Model):
             for _ in range(int(families[la])):
                 lead = self._new_child(la, rng, week - prof["age"][k] * WEEKS_PER_YEAR,
                                        bool(prof["male"][k]), Need(int(prof["need"][k])),
-                                       bool(prof["uasc"][k]) and sizes[k] == 1, week)
+                                       bool(prof["uasc"][k]), week)
                 self._schedule_exit(lead, float(exit_week[k]), int(reason[k]))
                 group = [lead]
                 if sizes[k] > 1:
@@ -603,8 +605,9 @@ class CareMarketModel(mesa.Model):
         """First placement: with parents, with kin, or into the LA's search."""
         d = self.scenario.demand
         lead = group[0]
-        if len(group) == 1 and rng.random() < d.with_parents_share:
-            self.place_without_setting(lead, PlacementType.WITH_PARENTS)
+        if not lead.uasc and rng.random() < d.with_parents_share:
+            for c in group:  # a family placed with parents stays together
+                self.place_without_setting(c, PlacementType.WITH_PARENTS)
             return
         if (not lead.uasc and lead.age() < 16 and
                 rng.random() < min(d.kinship_share * self.kinship_multiplier, 1.0)):

@@ -4,7 +4,7 @@ Running totals per LA are updated when a placement starts or ends, so the weekly
 national series costs nothing per child. Measures that need every child (median
 distance, 3+ placements in a year, siblings separated) are taken at each 31 March,
 as DfE does. All series go through one Mesa DataCollector: weekly model variables
-plus two tables (per-LA snapshots and 31 March snapshots).
+plus three tables (per-LA snapshots, 31 March per LA, 31 March for England).
 """
 
 from __future__ import annotations

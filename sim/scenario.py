@@ -58,14 +58,14 @@ class Demand:
     )
     male_share: float = param(0.56, 0, 1, "share", f"{CLA} 2022")
     uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
-    complex_needs_share: float = param(0.19, 0, 1, "share of entrants aged 8+",
+    complex_needs_share: float = param(0.19, 0, 1, "share of entering children (8+ only)",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
     sibling_group_share: float = param(0.30, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated (CCo 2023)")
     kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
-    with_parents_share: float = param(0.09, 0, 1, "share of entrants placed with parents",
+    with_parents_share: float = param(0.07, 0, 1, "share of entrants placed with parents",
                                       f"{CLA} 2019 (7% of stock)")
     # Weekly hazards of leaving care by age band (per week), before the early-exit boost.
     exit_home_hazard: dict = param(
@@ -96,7 +96,6 @@ class Fostering:
     mainstream_households: int = param(36_050, 0, 200_000, "households", OFSTED_F)
     la_share_of_mainstream: float = param(0.5, 0, 1, "share of households",
                                           f"{EST}; LA 27.9% vs IFA 24.8% of children (FOI 2024)")
-    places_per_household: float = param(1.70, 1, 6, "places", f"{OFSTED_F}: 74,660/43,905")
     unusable_vacancy_share: float = param(0.45, 0, 1, "share of vacant places",
                                           f"{EST}; Ofsted reports many vacancies not usable")
     complex_approved_share: float = param(0.10, 0, 1, "share of households", EST)
@@ -116,12 +115,10 @@ class Fostering:
         20.0, 0.1, 100, "assessment slots per 100 households",
         f"{EST}; about 4,100 assessments under way at once (8,280 a year x 26 weeks)")
     carers_outside_la_share: float = param(0.5, 0, 1, "share of carers living in another LA",
-                                           f"{EST}; 41% of children placed outside their LA")
+                                           f"{EST}; calibrated to 41% placed outside their LA")
     deregistration_rate: float = param(0.125, 0, 1, "per household per year",
                                        f"{OFSTED_F}: 5,435/43,905")
     la_to_ifa_transfer_share: float = param(0.10, 0, 1, "share of LA deregistrations", EST)
-    kinship_carer_years: float = param(3.0, 0.1, 20, "years a connected carer stays approved",
-                                       EST)
 
 
 @dataclass(frozen=True)
@@ -145,7 +142,7 @@ class Residential:
     interest_rate: float = param(0.08, 0, 1, "per year", EST)
     cash_weeks: float = param(10.0, 0, 520, "weeks of costs held as cash", EST)
     cost_shock_sd: float = param(0.15, 0, 2, "sd of quarterly cost shock", EST)
-    entry_rate: float = param(0.02, 0, 1, "new homes per quarter per region, per unit margin",
+    entry_rate: float = param(0.02, 0, 1, "new homes per quarter per home, per unit margin",
                               f"{EST}; calibrated to +3.7%/year homes 2019-24 ({OFSTED_H})")
     manager_supply_per_quarter: float = param(60.0, 0, 10_000, "new registered managers/quarter",
                                               EST)

@@ -1,9 +1,11 @@
 """The starting supply of care in 2019: foster households, children's homes and providers.
 
-Foster households are placed near the children their service looks after (LA carers in
-the LA, IFA carers across the agency's region). Private children's homes are sited
-where running a home is cheap rather than where children come from, as the CMA found;
-LA-run homes sit in their own LA. Every home and household is at a real postcode.
+Foster households are spread across LAs in proportion to each LA's fostered children;
+a share of carers live across the boundary in a neighbouring LA. LA carers belong to
+their LA's service, IFA carers to an agency (a few large groups, many small agencies).
+Private children's homes are sited where running a home is cheap rather than where
+children come from, as the CMA found; LA-run homes sit in their own LA. Every home and
+household is at a real postcode.
 """
 
 from __future__ import annotations
@@ -45,7 +47,11 @@ def approval_range(rng: np.random.Generator, teen_share: float) -> tuple[float, 
 
 def new_foster_household(model: CareMarketModel, ptype: PlacementType, service, la: int,
                          rng: np.random.Generator, places: int | None = None) -> FosterHousehold:
-    """Approve one mainstream household at a real postcode in ``la``."""
+    """Approve one household (mainstream, or kinship for ``places`` children).
+
+    It serves ``la``; with ``carers_outside_la_share`` it lives in a neighbouring LA
+    within about 25 miles, at a real postcode there.
+    """
     f = model.scenario.fostering
     home_la = la
     if rng.random() < f.carers_outside_la_share:
@@ -114,7 +120,9 @@ def build_fostering(model: CareMarketModel, rng: np.random.Generator) -> None:
 
 
 def home_siting_weights(model: CareMarketModel) -> np.ndarray:
-    """Where independent providers open homes: cheap running costs, not children's homes LAs.
+    """Where independent providers open homes: where running costs are low.
+
+    Not where children come from: the CMA found homes clustered where property is cheap.
 
     Weight = child population x (regional cost index) ^ -elasticity.
     """

@@ -10,7 +10,7 @@ from enum import IntEnum
 
 
 class PlacementType(IntEnum):
-    """Where a child lives. The order is the LA's default preference order."""
+    """Where a child lives (DfE placement groups). Preference order: see commissioning."""
 
     KINSHIP = 0  # connected person / family and friends foster carer
     LA_FOSTER = 1  # the LA's own (in-house) mainstream foster carer

@@ -26,11 +26,10 @@ class LocalAuthorityAgent(mesa.Agent):
         self.code = info.ons_code
         self.name = info.name
         self.region = info.region
-        self.budget = budget  # weekly placement budget, pounds
+        self.budget = budget  # weekly placement budget, pounds (2019 spend; reported against)
         self.foster_pool: tuple[int, ...] = (info.index,)
         self.home_pool: tuple[int, ...] = (info.index,)
         self.buyer: str = info.ons_code
-        self.search_delay_weeks = 0.0  # friction added by commissioning arrangements
         self.breakdown_multiplier = 1.0  # e.g. loss of local knowledge
         self.spend_to_date = 0.0
         self.placements_made = 0
