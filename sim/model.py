@@ -553,7 +553,9 @@ class CareMarketModel(mesa.Model):
         weekly = starts_for_year(sc.demand, year) * sc.scale / WEEKS_PER_YEAR
         share = sc.demand.sibling_group_share
         lam = weekly * self.la_table["start_share"] * self.entry_multiplier
-        families = rng.poisson(lam / mean_family_size(share))
+        # Unaccompanied children arrive alone, so families are a little smaller on average.
+        u = sc.demand.uasc_share_of_starts
+        families = rng.poisson(lam / (mean_family_size(share) * (1 - u) + u))
         total = int(families.sum())
         if total == 0:
             return

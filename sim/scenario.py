@@ -61,7 +61,7 @@ class Demand:
     complex_needs_share: float = param(0.19, 0, 1, "share of entering children (8+ only)",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
-    sibling_group_share: float = param(0.30, 0, 1, "share of entrants arriving with siblings",
+    sibling_group_share: float = param(0.45, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated (CCo 2023)")
     kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
