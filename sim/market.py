@@ -40,6 +40,7 @@ class Market:
         self.pending_managers = 0.0
         self._concentration: dict[Provider, float] = {}
         self._markups: dict[tuple, float] = {}
+        self._priced_fee_multiplier: float | None = None
 
     # -- prices --------------------------------------------------------------------------
     def markup(self, provider: Provider, kind: str, region: str) -> float:
@@ -98,9 +99,12 @@ class Market:
         self.update_scarcity()
         self._concentration = {}
         self._markups = {}
-        for s in self.model.settings_of(PlacementType.PRIVATE_HOME, PlacementType.LA_HOME,
-                                        PlacementType.SUPPORTED, PlacementType.IFA_FOSTER,
-                                        PlacementType.LA_FOSTER):
+        types = [PlacementType.PRIVATE_HOME, PlacementType.LA_HOME, PlacementType.SUPPORTED,
+                 PlacementType.IFA_FOSTER]
+        if self.model.foster_fee_multiplier != self._priced_fee_multiplier:
+            types.append(PlacementType.LA_FOSTER)  # in-house fees changed (a policy)
+            self._priced_fee_multiplier = self.model.foster_fee_multiplier
+        for s in self.model.settings_of(*types):
             self.price_setting(s)
 
     def update_scarcity(self) -> None:

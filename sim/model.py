@@ -99,6 +99,10 @@ class CareMarketModel(mesa.Model):
         self.entry_hooks: list = []
         self.closure_hooks: list = []
         self.staying_put_share = sc.demand.staying_put_share
+        # Weekly breakdown hazard by placement type (per-child multipliers applied later).
+        rates = sc.stability.breakdown_rate
+        self._weekly_breakdown = [rates.get(t.name.lower(), 0.0) / WEEKS_PER_YEAR
+                                  for t in PlacementType]
         self.unusable_place_probability = self._unusable_probability()
         self.next_group = 0
         self.market = Market(self, self.streams["market"])
@@ -369,7 +373,7 @@ class CareMarketModel(mesa.Model):
 
     def _schedule_breakdown(self, child: Child) -> None:
         st = self.scenario.stability
-        rate = st.breakdown_rate[child.ptype.name.lower()] / WEEKS_PER_YEAR
+        rate = self._weekly_breakdown[child.ptype]
         if rate <= 0:
             return
         if child.misfit:
@@ -380,7 +384,7 @@ class CareMarketModel(mesa.Model):
         rate *= self.breakdown_multiplier * self.las[child.la].breakdown_multiplier
         when = self.week + self.streams["stability"].exponential(1.0 / rate)
         if when < child.exit_week:
-            self.calendar[max(int(np.ceil(when)), self.week + 1)].append(
+            self.calendar[max(math.ceil(when), self.week + 1)].append(
                 (BREAKDOWN, child, child.token))
 
     def leave_care(self, child: Child) -> None:

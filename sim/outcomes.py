@@ -10,6 +10,7 @@ plus three tables (per-LA snapshots, 31 March per LA, 31 March for England).
 from __future__ import annotations
 
 import bisect
+from array import array
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,31 @@ ANNUAL_COLUMNS = [
     "age_10_15", "age_16_17", "starts", "ceased", "moves",
 ]
 
+class EpisodeLog:
+    """Closed placement episodes as typed columns (``array``), one entry per episode."""
+
+    INT_COLUMNS = ("child", "la", "start_week", "end_week", "placement_type", "setting",
+                   "setting_la", "postcode")
+    FLOAT_COLUMNS = ("distance_miles", "weekly_cost")
+
+    def __init__(self) -> None:
+        for name in self.INT_COLUMNS:
+            setattr(self, name, array("q"))
+        for name in self.FLOAT_COLUMNS:
+            setattr(self, name, array("d"))
+
+    def __len__(self) -> int:
+        return len(self.child)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame({name: np.frombuffer(getattr(self, name),
+                                                 dtype=np.int64 if name in self.INT_COLUMNS
+                                                 else np.float64).copy()
+                             for name in (*self.INT_COLUMNS, *self.FLOAT_COLUMNS)})
+
+
 ENGLAND_COLUMNS = ["year", "week", "median_distance_miles", "median_distance_foster",
                    "median_distance_homes"]
 
@@ -63,7 +89,8 @@ class Outcomes:
         self.provider_endings = 0
         self.displaced = 0
         self.cum_spend = 0.0
-        self.episodes: list[tuple] = []
+        # Placement episodes, column by column (compact, and quick to turn into a table).
+        self.episodes = EpisodeLog()
         self._year_marks: dict[str, np.ndarray] = {}
         self.supply: dict[str, float] = {}
         self.datacollector = DataCollector(
@@ -117,11 +144,22 @@ class Outcomes:
     def log_episode(self, child: Child) -> None:
         """Close the child's current placement episode (kept for SSDA903-style output)."""
         s = child.setting
-        self.episodes.append((
-            child.unique_id, child.la, child.placed_week, self.model.week, int(child.ptype),
-            -1 if s is None else s.unique_id, -1 if s is None else s.la,
-            -1 if s is None else s.postcode, child.distance, child.weekly_cost,
-        ))
+        e = self.episodes
+        e.child.append(child.unique_id)
+        e.la.append(child.la)
+        e.start_week.append(child.placed_week)
+        e.end_week.append(self.model.week)
+        e.placement_type.append(child.ptype)
+        if s is None:
+            e.setting.append(-1)
+            e.setting_la.append(-1)
+            e.postcode.append(-1)
+        else:
+            e.setting.append(s.unique_id)
+            e.setting_la.append(s.la)
+            e.postcode.append(s.postcode)
+        e.distance_miles.append(child.distance)
+        e.weekly_cost.append(child.weekly_cost)
 
     # -- collection -----------------------------------------------------------------
     def collect(self) -> None:

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from sim.model import CareMarketModel
 
 WEEKS_PER_YEAR = 52.1775
-EPISODE_COLUMNS = ["child", "la", "start_week", "end_week", "placement_type", "setting",
-                   "setting_la", "postcode", "distance_miles", "weekly_cost"]
-
 
 def _git_commit() -> str:
     try:
@@ -68,7 +65,7 @@ class RunResult:
                              frame["la"].map(lambda c: names[c][0]))
                 frame.insert(frame.columns.get_loc("la_name") + 1, "region",
                              frame["la"].map(lambda c: names[c][1]))
-        episodes = pd.DataFrame(model.outcomes.episodes, columns=EPISODE_COLUMNS)
+        episodes = model.outcomes.episodes.to_frame()
         episodes["placement_type"] = pd.Categorical.from_codes(
             episodes["placement_type"].astype(int), categories=list(TYPE_NAMES))
         meta = {

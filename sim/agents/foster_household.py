@@ -11,6 +11,11 @@ if TYPE_CHECKING:
     from sim.agents.child import Child
 
 
+def ifa_carer_cost(cost_per_place: float, filled: int, empty: int) -> float:
+    """An IFA's weekly cost of carers: full fee for filled places, a retainer for empty ones."""
+    return cost_per_place * (0.85 * filled + 0.15 * empty)
+
+
 class FosterHousehold(CareSetting):
     """Kinship, LA in-house or IFA foster carer at a real postcode.
 
@@ -51,7 +56,7 @@ class FosterHousehold(CareSetting):
     def running_cost(self) -> float:
         """IFA's weekly cost for this household: fees for filled places plus support."""
         occupied = len(self.occupants) + self.staying_put
-        return self.cost_per_place * (0.85 * occupied + 0.15 * max(self.places - occupied, 0))
+        return ifa_carer_cost(self.cost_per_place, occupied, max(self.places - occupied, 0))
 
     @property
     def cost_per_place(self) -> float:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import mesa
 
+from sim.agents.foster_household import ifa_carer_cost
 from sim.agents.setting import CareSetting
 from sim.types import Need, PlacementType, Sector
 
@@ -57,7 +58,18 @@ class Provider(mesa.Agent):
 
     def weekly_cost(self) -> float:
         """Running costs of open settings (mostly fixed: staff) plus interest."""
-        running = sum(s.running_cost() for s in self.settings if s.open)
+        if self.kind == "ifa":
+            # Carers' fees for filled places plus support for empty ones (inlined: an IFA
+            # group has thousands of households and this runs every four weeks).
+            filled = empty = 0
+            for s in self.settings:
+                if s.open:
+                    occupied = len(s.occupants) + s.staying_put
+                    filled += occupied
+                    empty += max(s.places - occupied, 0)
+            running = ifa_carer_cost(self.model.scenario.prices.ifa_cost, filled, empty)
+        else:
+            running = sum(s.running_cost() for s in self.settings if s.open)
         return running * self.cost_multiplier + self.debt * self.interest_rate / 52.1775
 
     @property
