@@ -66,7 +66,7 @@ class VacancyIndex:
         """Re-file a setting after its free places changed (keys: band + room, 1-3+)."""
         bands = self._open[setting.ptype][setting.la]
         free = setting.free_places
-        key = (*setting.band, min(free, 3)) if free > 0 else None
+        key = (*setting.band, min(free, 3), setting.reserved_for) if free > 0 else None
         old = setting.vacancy_key
         if key == old:
             return
@@ -92,7 +92,7 @@ class VacancyIndex:
         return counts[band]
 
     def search_keys(self, ptype: PlacementType, youngest: float, oldest: float,
-                    specialist_only: bool, need: int = 1) -> tuple:
+                    specialist_only: bool, need: int = 1, buyer: str | None = None) -> tuple:
         """The (band, room) buckets of one type that can take these children.
 
         Which buckets pass depends only on where the ages fall among the (whole-year)
@@ -100,13 +100,15 @@ class VacancyIndex:
         """
         room_needed = need if need < 3 else 3
         counts = self.counts[ptype]
-        sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts))
+        sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts),
+               buyer)
         keys = self._keys.get(sig)
         if keys is None:
+            # Buckets reserved under another buyer's block contract are not for sale.
             keys = tuple(
                 key for key in counts
                 if not (youngest < key[0] or oldest >= key[1] or (specialist_only and not key[2])
-                        or key[3] < room_needed))
+                        or key[3] < room_needed or key[4] not in (None, buyer)))
             if all(float(e).is_integer() for key in counts for e in key[:2]):
                 self._keys[sig] = keys
         return keys
@@ -269,7 +271,8 @@ class Commissioner:
             avoid = {c.avoid for c in children}
         specialist_only = must_fit and special
         vacancies = self.model.vacancies
-        keys = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need)
+        buyer = self.model.las[lead.la].buyer
+        keys = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need, buyer)
         if not keys:
             return None
         open_by_la = vacancies.at_type(ptype)

@@ -75,6 +75,8 @@ class Market:
     def price_setting(self, s: CareSetting) -> None:
         """Quote the weekly price of a new placement in ``s``."""
         p = self.model.scenario.prices
+        if s.reserved_for is not None:
+            return  # the block contract fixes the price
         if isinstance(s, ChildrensHome):
             if s.provider.sector == Sector.LOCAL_AUTHORITY:
                 s.price = s.cost_per_place

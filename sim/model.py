@@ -24,6 +24,7 @@ from sim.agents.foster_household import FosterHousehold
 from sim.agents.local_authority import LocalAuthorityAgent
 from sim.agents.provider import Provider
 from sim.commissioning import Commissioner, VacancyIndex
+from sim.contracts import BlockContracts
 from sim.demand import (
     ExitHazards,
     draw_entrant_profiles,
@@ -106,6 +107,7 @@ class CareMarketModel(mesa.Model):
         self.unusable_place_probability = self._unusable_probability()
         self.next_group = 0
         self.market = Market(self, self.streams["market"])
+        self.contracts = BlockContracts(self)
         self.outcomes = Outcomes(self)
         self.commissioner = Commissioner(self)
         build_fostering(self, self.streams["supply"])
@@ -120,9 +122,12 @@ class CareMarketModel(mesa.Model):
         for policy in self.policies:
             policy.initialize(self)
         self._initial_stock(self.streams["entries"])
+        self.contracts.commission()
+        self.contracts.settle(0)
         # Each LA's placement budget: its 2019 weekly spend, held flat in real terms.
         for la in self.las:
-            la.budget = float(self.outcomes.spend[la.index])
+            la.budget = float(self.outcomes.spend[la.index]
+                              + self.contracts.void_spend.get(la.index, 0.0))
         self.market.reprice()
         self.outcomes.collect()
 
@@ -483,6 +488,9 @@ class CareMarketModel(mesa.Model):
         self.recruitment.advance(week)
         if week % 4 == 0:
             self.market.accounts(4)
+            self.contracts.settle(4)
+        if week % 52 == 0:
+            self.contracts.commission()
         if week % self.scenario.prices.reprice_weeks == 0:
             self.market.reprice()
         if week % 13 == 0:

@@ -174,7 +174,8 @@ class Outcomes:
             self._record_annual()
 
     def _record_las(self) -> None:
-        week = self.model.week
+        m = self.model
+        week = m.week
         in_care = self.count.sum(axis=1)
         for la in self.model.active_las:
             n = int(in_care[la])
@@ -184,7 +185,7 @@ class Outcomes:
                 "emergency": int(self.count[la, PlacementType.EMERGENCY]),
                 "far_20_miles": int(self.far[la]), "outside_la": int(self.outside[la]),
                 "mean_distance_miles": float(self.dist_sum[la] / n) if n else 0.0,
-                "weekly_spend": float(self.spend[la]),
+                "weekly_spend": float(self.spend[la]) + m.contracts.void_spend.get(la, 0.0),
                 "weekly_budget": float(self.model.las[la].budget),
             }
             for t, name in enumerate(TYPE_NAMES):
@@ -302,9 +303,12 @@ def _national_reporters() -> dict:
         "share_far_20_miles": lambda m: float(m.outcomes.far.sum() / placed(m)),
         "share_outside_la": lambda m: float(m.outcomes.outside.sum() / placed(m)),
         "mean_distance_miles": lambda m: float(m.outcomes.dist_sum.sum() / placed(m)),
-        "weekly_spend": lambda m: float(m.outcomes.spend.sum()),
+        "weekly_spend": lambda m: float(m.outcomes.spend.sum()) + m.contracts.total_void_spend(),
+        "void_spend": lambda m: m.contracts.total_void_spend(),
+        "block_contracted_places": lambda m: sum(c.home.places for c in m.contracts.active),
         "spend_vs_budget": lambda m: float(
-            m.outcomes.spend.sum() / max(sum(la.budget for la in m.las), 1.0)),
+            (m.outcomes.spend.sum() + m.contracts.total_void_spend())
+            / max(sum(la.budget for la in m.las), 1.0)),
         "starts": lambda m: int(m.outcomes.starts.sum()),
         "ceased": lambda m: int(m.outcomes.ceased.sum()),
         "moves": lambda m: int(m.outcomes.moves.sum()),

@@ -195,6 +195,11 @@ class Matching:
     cost_weight: float = param(1.0, 0, 100, "per £100/week", EST)
     distance_weight: float = param(0.25, 0, 100, "per mile", EST)
     out_of_area_penalty: float = param(2.0, 0, 100, "score points", EST)
+    block_contract_share: float = param(
+        0.15, 0, 1, "reserved places / the LA's children in private homes",
+        f"{EST}; LAs block-book a minority of residential places (CMA 2022)")
+    block_discount: float = param(0.08, 0, 0.9, "discount on the spot price", EST)
+    block_years: float = param(2.0, 0.25, 10, "years a block contract runs", EST)
     emergency_research_weeks: int = param(2, 1, 52, "weeks between searches", EST)
 
 

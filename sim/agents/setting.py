@@ -22,6 +22,8 @@ class CareSetting(mesa.Agent):
     ptype: PlacementType
     band: tuple[float, float, bool] = (0.0, 18.0, False)
     """(min age, max age, takes complex needs): the vacancy index's key for searches."""
+    reserved_for: str | None = None
+    """Buyer holding a block contract on this setting (None: open to every buyer)."""
     vacancy_key: tuple | None = None
     """Where the vacancy index currently files this setting (None: no free place)."""
 

@@ -1,0 +1,58 @@
+"""Block contracts: reserved homes serve only their buyer, and voids are paid for."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.model import CareMarketModel
+from sim.types import PlacementType
+
+
+@pytest.fixture(scope="module")
+def model():
+    m = CareMarketModel(None, seed=3, scale=0.1)
+    for _ in range(60):
+        m.step()
+    return m
+
+
+def test_buyers_hold_block_contracts(model):
+    assert model.contracts.active, "no LA block-booked any home"
+    for c in model.contracts.active:
+        assert c.home.reserved_for == c.buyer
+        assert c.start <= model.week < c.end
+
+
+def test_reserved_places_only_go_to_their_buyer(model):
+    # Every child placed in a reserved home since its contract began belongs to the buyer.
+    starts = {c.home: c.start for c in model.contracts.active}
+    for home, start in starts.items():
+        for child in home.occupants:
+            if child.placed_week > start:
+                assert model.las[child.la].buyer == home.reserved_for
+
+
+def test_other_buyers_cannot_find_reserved_places(model):
+    c = model.contracts.active[0]
+    other = next(la for la in model.las if la.buyer != c.buyer)
+    keys = model.vacancies.search_keys(PlacementType.PRIVATE_HOME, 14.0, 14.0, False, 1,
+                                       other.buyer)
+    assert all(key[4] is None for key in keys)
+    own = model.vacancies.search_keys(PlacementType.PRIVATE_HOME, 14.0, 14.0, False, 1,
+                                      c.buyer)
+    assert any(key[4] == c.buyer for key in own) or c.home.free_places == 0
+
+
+def test_voids_are_paid_and_counted_in_spend(model):
+    expected = sum(max(c.home.places - len(c.home.occupants), 0) * c.price
+                   for c in model.contracts.active)
+    model.contracts.settle(0)
+    assert model.contracts.total_void_spend() == pytest.approx(expected)
+
+
+def test_no_block_contracts_when_switched_off():
+    m = CareMarketModel(None, seed=3, scale=0.05, **{"matching.block_contract_share": 0.0})
+    for _ in range(53):
+        m.step()
+    assert not m.contracts.active
+    assert m.contracts.total_void_spend() == 0
