@@ -60,13 +60,18 @@ class VacancyIndex:
         # fills; the version counts those changes so masks can be reused until then.
         self.version = [0] * N_TYPES
         self._keys: dict[tuple, tuple] = {}
+        self.reserved: dict[str, dict[CareSetting, None]] = {}
         self._masks: dict[tuple, tuple[int, list[bool] | None]] = {}
 
     def refresh(self, setting: CareSetting) -> None:
         """Re-file a setting after its free places changed (keys: band + room, 1-3+)."""
         bands = self._open[setting.ptype][setting.la]
         free = setting.free_places
-        key = (*setting.band, min(free, 3), setting.reserved_for) if free > 0 else None
+        reserved = setting.reserved_for
+        if reserved is not None or setting.reserved_key is not None:
+            self._refresh_reserved(setting, free)
+        # Block-contracted settings are kept apart: only their buyer searches them.
+        key = (*setting.band, min(free, 3)) if free > 0 and reserved is None else None
         old = setting.vacancy_key
         if key == old:
             return
@@ -85,6 +90,19 @@ class VacancyIndex:
             self._count(setting.ptype, key)[setting.la] += 1
         setting.vacancy_key = key
 
+    def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
+        old = setting.reserved_key
+        if old is not None:
+            self.reserved.get(old, {}).pop(setting, None)
+        key = setting.reserved_for if free > 0 else None
+        if key is not None:
+            self.reserved.setdefault(key, {})[setting] = None
+        setting.reserved_key = key
+
+    def reserved_for(self, buyer: str) -> dict[CareSetting, None]:
+        """Settings with a free place held for ``buyer`` under block contracts."""
+        return self.reserved.get(buyer, {})
+
     def _count(self, ptype: PlacementType, band: tuple) -> np.ndarray:
         counts = self.counts[ptype]
         if band not in counts:
@@ -92,7 +110,7 @@ class VacancyIndex:
         return counts[band]
 
     def search_keys(self, ptype: PlacementType, youngest: float, oldest: float,
-                    specialist_only: bool, need: int = 1, buyer: str | None = None) -> tuple:
+                    specialist_only: bool, need: int = 1) -> tuple:
         """The (band, room) buckets of one type that can take these children.
 
         Which buckets pass depends only on where the ages fall among the (whole-year)
@@ -100,15 +118,13 @@ class VacancyIndex:
         """
         room_needed = need if need < 3 else 3
         counts = self.counts[ptype]
-        sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts),
-               buyer)
+        sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts))
         keys = self._keys.get(sig)
         if keys is None:
-            # Buckets reserved under another buyer's block contract are not for sale.
             keys = tuple(
                 key for key in counts
                 if not (youngest < key[0] or oldest >= key[1] or (specialist_only and not key[2])
-                        or key[3] < room_needed or key[4] not in (None, buyer)))
+                        or key[3] < room_needed))
             if all(float(e).is_integer() for key in counts for e in key[:2]):
                 self._keys[sig] = keys
         return keys
@@ -271,8 +287,15 @@ class Commissioner:
             avoid = {c.avoid for c in children}
         specialist_only = must_fit and special
         vacancies = self.model.vacancies
-        buyer = self.model.las[lead.la].buyer
-        keys = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need, buyer)
+        held = vacancies.reserved_for(self.model.las[lead.la].buyer)
+        if held:
+            # Places the buyer has block-booked come first: they are paid for anyway.
+            mine = [s for s in held if s.ptype == ptype and s not in avoid
+                    and s.band[0] <= youngest and oldest < s.band[1]
+                    and (s.band[2] or not specialist_only) and s.free_places >= need]
+            if mine:
+                return self._best_scoring(lead, mine) if len(mine) > 1 else mine[0]
+        keys = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need)
         if not keys:
             return None
         open_by_la = vacancies.at_type(ptype)

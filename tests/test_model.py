@@ -163,10 +163,16 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
         bad.append(f"week {week}: negative weekly spend in LAs "
                    f"{np.flatnonzero(o.spend < -1e-6)[:3].tolist()}")
 
-    # The vacancy index is exact: it lists exactly the open settings with a free place.
+    # The vacancy index is exact: it lists exactly the open settings with a free place
+    # (block-booked ones in their buyer's reserved list, the rest on the open market).
     vac = model.vacancies
     listed = {(ptype, la): set(_indexed(vac.at(ptype, la)))
               for ptype in PlacementType for la in range(n_la)}
+    for held in vac.reserved.values():
+        for s in held:
+            if s.reserved_for is None:
+                bad.append(f"week {week}: setting {s.unique_id} is held but not reserved")
+            listed[s.ptype, s.la].add(s)
     for ptype, s in _registered(model):
         is_listed = s in listed[ptype, s.la]
         if is_listed != (s.open and s.free_places > 0):

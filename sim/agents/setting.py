@@ -24,6 +24,8 @@ class CareSetting(mesa.Agent):
     """(min age, max age, takes complex needs): the vacancy index's key for searches."""
     reserved_for: str | None = None
     """Buyer holding a block contract on this setting (None: open to every buyer)."""
+    reserved_key: str | None = None
+    """Buyer whose reserved list currently holds this setting (kept by the index)."""
     vacancy_key: tuple | None = None
     """Where the vacancy index currently files this setting (None: no free place)."""
 
