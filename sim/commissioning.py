@@ -64,31 +64,44 @@ class VacancyIndex:
         self._masks: dict[tuple, tuple[int, list[bool] | None]] = {}
 
     def refresh(self, setting: CareSetting) -> None:
-        """Re-file a setting after its free places changed (keys: band + room, 1-3+)."""
+        """Re-file a setting after its free places changed.
+
+        A setting with ``f`` free places sits in the buckets (band, 1) ... (band, min(f, 3)):
+        a single child searches only room-1 buckets, a sibling group only the buckets with
+        room for all of them.
+        """
         bands = self._open[setting.ptype][setting.la]
         free = setting.free_places
         reserved = setting.reserved_for
         if reserved is not None or setting.reserved_key is not None:
             self._refresh_reserved(setting, free)
         # Block-contracted settings are kept apart: only their buyer searches them.
-        key = (*setting.band, min(free, 3)) if free > 0 and reserved is None else None
+        if free > 0 and reserved is None:
+            band = setting.band
+            keys = tuple((*band, room) for room in range(1, min(free, 3) + 1))
+        else:
+            keys = ()
         old = setting.vacancy_key
-        if key == old:
+        if keys == old:
             return
-        if old is not None:
-            bucket = bands[old]
+        for key in old:
+            if key in keys:
+                continue
+            bucket = bands[key]
             del bucket[setting]
             if not bucket:
-                del bands[old]  # searches iterate only non-empty buckets
+                del bands[key]  # searches iterate only non-empty buckets
                 self.version[setting.ptype] += 1  # an LA dropped out of this band's mask
-            self._count(setting.ptype, old)[setting.la] -= 1
-        if key is not None:
+            self._count(setting.ptype, key)[setting.la] -= 1
+        for key in keys:
+            if key in old:
+                continue
             if key not in bands:
                 bands[key] = {}
                 self.version[setting.ptype] += 1  # an LA joined this band's mask
             bands[key][setting] = None
             self._count(setting.ptype, key)[setting.la] += 1
-        setting.vacancy_key = key
+        setting.vacancy_key = keys
 
     def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
         old = setting.reserved_key
@@ -124,7 +137,7 @@ class VacancyIndex:
             keys = tuple(
                 key for key in counts
                 if not (youngest < key[0] or oldest >= key[1] or (specialist_only and not key[2])
-                        or key[3] < room_needed))
+                        or key[3] != room_needed))
             if all(float(e).is_integer() for key in counts for e in key[:2]):
                 self._keys[sig] = keys
         return keys
@@ -158,7 +171,8 @@ class VacancyIndex:
         """Free places of one type (in some LAs, default all)."""
         buckets = self._open[ptype]
         chosen = buckets if las is None else [buckets[i] for i in las]
-        return sum(s.free_places for b in chosen for band in b.values() for s in band)
+        return sum(s.free_places for b in chosen for key, bucket in b.items() if key[3] == 1
+                   for s in bucket)
 
 
 class Commissioner:

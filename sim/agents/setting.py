@@ -26,8 +26,8 @@ class CareSetting(mesa.Agent):
     """Buyer holding a block contract on this setting (None: open to every buyer)."""
     reserved_key: str | None = None
     """Buyer whose reserved list currently holds this setting (kept by the index)."""
-    vacancy_key: tuple | None = None
-    """Where the vacancy index currently files this setting (None: no free place)."""
+    vacancy_key: tuple = ()
+    """The vacancy-index buckets this setting is filed in (empty: no free place)."""
 
     def __init__(self, model, la: int, postcode: int, easting: float, northing: float,
                  places: int, price: float) -> None:
