@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/sim las --summary
-	$(BIN)/sim run scenarios/baseline.toml --seed 1 --years 10 --scale 0.1 --out results/baseline
+	$(BIN)/sim run scenarios/baseline.toml --seed 1 --years 4 --scale 1.0 --out results/baseline
 
 test: $(STAMP)
 	$(BIN)/ruff check sim tests benchmarks experiments

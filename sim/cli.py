@@ -73,9 +73,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
           f"scale {sc.scale:g}, {args.years:g} years, {wall:.1f} s")
     table = result.summary()
     width = max(len(o) for o in table["outcome"])
-    print(f"{'outcome':<{width}}  {'unit':<10}{'2019':>12}{'end':>12}")
+    print(f"{'outcome':<{width}}  {'unit':<10}{'start':>12}{'end':>12}")
     for row in table.itertuples():
         print(f"{row.outcome:<{width}}  {row.unit:<10}{row.start:>12,.1f}{row.end:>12,.1f}")
+    end = sc.start_year + args.years
+    print(f"start: 31 March {sc.start_year} (3+ placements and siblings: the first full year, "
+          f"to 31 March {sc.start_year + 1}); end: {end:g}.25, after {args.years:g} years")
+    if sc.scale < 1:
+        print(f"note: at scale {sc.scale:g} each LA has fewer vacancies than England has, so "
+              "distances and sibling separation are overstated; use --scale 1 for those.")
     if args.out:
         out = result.write(args.out)
         print(f"results written to {out}/ (national, by_la, annual, episodes, summary; run.json)")
