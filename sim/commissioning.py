@@ -186,6 +186,7 @@ class Commissioner:
         self.rng = model.streams["matching"]
         self._u: list[float] = []
         self._u_next = 0
+        self._tier_cache: dict[tuple, list] = {}
         self.cost_weight = m.cost_weight / 100.0
         self.distance_weight = m.distance_weight
         self.out_of_area_penalty = m.out_of_area_penalty
@@ -214,7 +215,15 @@ class Commissioner:
         what LAs do when nothing suitable is free, and it is counted against sufficiency.
         """
         age = child.age()
-        if child.need == Need.COMPLEX:
+        key = (child.need, age >= 16, child.uasc, group_size == 1)
+        cached = self._tier_cache.get(key)
+        if cached is None:
+            cached = self._tier_cache[key] = self._tiers(child.need, age, child.uasc, group_size)
+        return cached
+
+    @staticmethod
+    def _tiers(need: Need, age: float, uasc: bool, group_size: int) -> list:
+        if need == Need.COMPLEX:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER,
                        PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
             fallback = [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME,
@@ -224,9 +233,9 @@ class Commissioner:
             if age >= 16 and group_size == 1:
                 # Unaccompanied 16-17s mostly go to supported accommodation; others after
                 # the LA's own carers.
-                at = 0 if child.uasc else 1
+                at = 0 if uasc else 1
                 fitting.insert(at, PlacementType.SUPPORTED)
-            if child.need == Need.DISABLED:
+            if need == Need.DISABLED:
                 fitting += [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
             fallback = [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
             if age >= 16 and group_size == 1:
@@ -278,8 +287,19 @@ class Commissioner:
         self._u_next = i
         return False
 
+    @staticmethod
+    def _profile(children: list[Child]) -> tuple:
+        """What every tier's search needs to know about the children, computed once."""
+        lead = children[0]
+        if len(children) == 1:
+            age = lead.age()
+            return lead, 1, age, age, lead.need != Need.STANDARD, {lead.avoid}
+        ages = [c.age() for c in children]
+        return (lead, len(children), min(ages), max(ages),
+                any(c.need != Need.STANDARD for c in children), {c.avoid for c in children})
+
     def best_setting(self, children: list[Child], ptype: PlacementType,
-                     must_fit: bool) -> CareSetting | None:
+                     must_fit: bool, profile: tuple | None = None) -> CareSetting | None:
         """The best-scoring setting of one type with room for all ``children``.
 
         Walks LAs outwards from the child's own, taking the first ``candidates``
@@ -288,17 +308,7 @@ class Commissioner:
         plain Python; the vectorised mask of LAs with vacancies is only built when the
         search has to go further.
         """
-        lead = children[0]
-        need = len(children)
-        if need == 1:
-            youngest = oldest = lead.age()
-            special = lead.need != Need.STANDARD
-            avoid = {lead.avoid}
-        else:
-            ages = [c.age() for c in children]
-            youngest, oldest = min(ages), max(ages)
-            special = any(c.need != Need.STANDARD for c in children)
-            avoid = {c.avoid for c in children}
+        lead, need, youngest, oldest, special, avoid = profile or self._profile(children)
         specialist_only = must_fit and special
         vacancies = self.model.vacancies
         held = vacancies.reserved_for(self.model.las[lead.la].buyer)
@@ -364,9 +374,12 @@ class Commissioner:
 
         ``prefer`` puts types first (used to seat the 2019 stock where DfE counted it).
         """
-        tiers = [(t, False) for t in prefer] + self.tiers(children[0], len(children))
+        tiers = self.tiers(children[0], len(children))
+        if prefer:
+            tiers = [(t, False) for t in prefer] + tiers
+        profile = self._profile(children)
         for ptype, must_fit in tiers:
-            setting = self.best_setting(children, ptype, must_fit)
+            setting = self.best_setting(children, ptype, must_fit, profile)
             if setting is not None:
                 return setting, must_fit or all(setting.fits(c) for c in children)
         return None, False
@@ -377,9 +390,10 @@ class Commissioner:
         Keeping siblings together comes before specialist fit: a carer not approved for one
         sibling's complex needs is accepted (and counted as a misfit) before splitting them.
         """
+        profile = self._profile(group)
         for must_fit in (True, False):
             for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
-                setting = self.best_setting(group, ptype, must_fit)
+                setting = self.best_setting(group, ptype, must_fit, profile)
                 if setting is not None:
                     return setting, must_fit
         return None, False
