@@ -41,6 +41,7 @@ class Market:
         self._concentration: dict[Provider, float] = {}
         self._markups: dict[tuple, float] = {}
         self._priced_fee_multiplier: float | None = None
+        self._region_of = [la.region for la in model.geography.las]
 
     # -- prices --------------------------------------------------------------------------
     def markup(self, provider: Provider, kind: str, region: str) -> float:
@@ -101,13 +102,19 @@ class Market:
         self.update_scarcity()
         self._concentration = {}
         self._markups = {}
-        types = [PlacementType.PRIVATE_HOME, PlacementType.LA_HOME, PlacementType.SUPPORTED,
-                 PlacementType.IFA_FOSTER]
+        types = [PlacementType.PRIVATE_HOME, PlacementType.LA_HOME, PlacementType.SUPPORTED]
         if self.model.foster_fee_multiplier != self._priced_fee_multiplier:
             types.append(PlacementType.LA_FOSTER)  # in-house fees changed (a policy)
             self._priced_fee_multiplier = self.model.foster_fee_multiplier
         for s in self.model.settings_of(*types):
             self.price_setting(s)
+        # IFA carers: one price per agency and region (same rule as price_setting, without
+        # a call per household: large agencies have thousands).
+        cost = self.model.scenario.prices.ifa_cost
+        region_of = self._region_of
+        for s in self.model.settings[PlacementType.IFA_FOSTER]:
+            if s.reserved_for is None:
+                s.price = cost * (1 + self.markup(s.service, "ifa", region_of[s.la]))
 
     def update_scarcity(self) -> None:
         """Occupancy of usable places by provider kind and region."""
