@@ -100,6 +100,7 @@ def main() -> None:
               f"{fmt.format(r['simulated_max'])}) |")
     print()
     print(f"Per-LA fit at 31 March {fit.attrs.get('year')} (seed {args.seeds[0]}):")
+    print()
     print("| measure | median absolute error | correlation across LAs |")
     print("|---|---|---|")
     for r in fit_summary(fit).itertuples():
