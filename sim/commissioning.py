@@ -167,13 +167,6 @@ class VacancyIndex:
         """Open settings of one type in one LA, grouped by approval band."""
         return self._open[ptype][la]
 
-    def count_places(self, ptype: PlacementType, las: list[int] | None = None) -> int:
-        """Free places of one type (in some LAs, default all)."""
-        buckets = self._open[ptype]
-        chosen = buckets if las is None else [buckets[i] for i in las]
-        return sum(s.free_places for b in chosen for key, bucket in b.items() if key[3] == 1
-                   for s in bucket)
-
 
 class Commissioner:
     """Runs the weekly placement search for every child who needs a home."""

@@ -40,7 +40,7 @@ from sim.outcomes import Outcomes
 from sim.recruitment import RecruitmentPipeline
 from sim.scenario import Scenario, load_scenario
 from sim.supply import build_fostering, build_residential, new_foster_household, open_home
-from sim.types import N_TYPES, ExitReason, Need, PlacementType
+from sim.types import ExitReason, Need, PlacementType
 
 if TYPE_CHECKING:
     from sim.agents.setting import CareSetting
@@ -184,8 +184,6 @@ class CareMarketModel(mesa.Model):
 
     def _initial_stock(self, rng: np.random.Generator) -> None:
         """The 31 March 2019 stock of each LA, placed through the normal search."""
-        from sim.demand import age_band
-
         sc = self.scenario
         stock_mix = {"under_1": 0.05, "1_4": 0.14, "5_9": 0.18, "10_15": 0.39, "16_17": 0.24}
         n_la = (self.la_table["cla_2019"] * sc.scale)
@@ -222,7 +220,6 @@ class CareMarketModel(mesa.Model):
             exit_week, reason = sample_exits(rng, 0.0, ages_now, in_care, self.hazards)
             for c, w, r in zip(everyone, exit_week.tolist(), reason.tolist(), strict=True):
                 self._schedule_exit(c, w, r)
-        del age_band
         for group in groups_by_kind["with_parents"]:
             self.place_without_setting(group[0], PlacementType.WITH_PARENTS)
         for group in groups_by_kind["adoption"]:
@@ -643,10 +640,6 @@ class CareMarketModel(mesa.Model):
         for policy in self.policies:
             policy.finalize(self)
         return RunResult.from_model(self)
-
-    @property
-    def n_types(self) -> int:
-        return N_TYPES
 
 
 @contextlib.contextmanager

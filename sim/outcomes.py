@@ -88,7 +88,6 @@ class Outcomes:
         self.breakdowns = 0
         self.provider_endings = 0
         self.displaced = 0
-        self.cum_spend = 0.0
         # Placement episodes, column by column (compact, and quick to turn into a table).
         self.episodes = EpisodeLog()
         self._year_marks: dict[str, np.ndarray] = {}
@@ -164,7 +163,6 @@ class Outcomes:
     # -- collection -----------------------------------------------------------------
     def collect(self) -> None:
         m = self.model
-        self.cum_spend += float(self.spend.sum()) if m.week > 0 else 0.0
         if m.week % m.scenario.record_every_weeks == 0 or not self.supply:
             self.supply = _supply_snapshot(m)
         self.datacollector.collect(m)

@@ -58,7 +58,6 @@ class FosteringService:
         self.las = las
         self.weights = weights / weights.sum()
         self.assessors = simpy.Resource(env, capacity=max(1, assessors))
-        self.in_assessment = 0
         self.approval_rate = 0.0
 
     @property
