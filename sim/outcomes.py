@@ -29,6 +29,7 @@ FAR_MILES = 20.0
 LA_COLUMNS = [
     "week", "la", "children_in_care", "well_placed", "emergency", "far_20_miles",
     "outside_la", "mean_distance_miles", "weekly_spend", "weekly_budget",
+    "policy_spend",
     *[f"n_{t}" for t in TYPE_NAMES],
 ]
 ANNUAL_COLUMNS = [
@@ -88,6 +89,9 @@ class Outcomes:
         self.breakdowns = 0
         self.provider_endings = 0
         self.displaced = 0
+        # Weekly spend on reforms themselves (programme budgets, RCC running costs,
+        # compliance and administration), per LA, pounds/week: policies add to it.
+        self.policy_spend = np.zeros(n)
         # Placement episodes, column by column (compact, and quick to turn into a table).
         self.episodes = EpisodeLog()
         self._year_marks: dict[str, np.ndarray] = {}
@@ -185,6 +189,7 @@ class Outcomes:
                 "mean_distance_miles": float(self.dist_sum[la] / n) if n else 0.0,
                 "weekly_spend": float(self.spend[la]) + m.contracts.void_spend.get(la, 0.0),
                 "weekly_budget": float(self.model.las[la].budget),
+                "policy_spend": float(self.policy_spend[la]),
             }
             for t, name in enumerate(TYPE_NAMES):
                 row[f"n_{name}"] = int(self.count[la, t])
@@ -303,6 +308,9 @@ def _national_reporters() -> dict:
         "mean_distance_miles": lambda m: float(m.outcomes.dist_sum.sum() / placed(m)),
         "weekly_spend": lambda m: float(m.outcomes.spend.sum()) + m.contracts.total_void_spend(),
         "void_spend": lambda m: m.contracts.total_void_spend(),
+        "policy_spend": lambda m: float(m.outcomes.policy_spend.sum()),
+        "total_spend": lambda m: float(m.outcomes.spend.sum() + m.outcomes.policy_spend.sum())
+        + m.contracts.total_void_spend(),
         "block_contracted_places": lambda m: sum(c.home.places for c in m.contracts.active),
         "spend_vs_budget": lambda m: float(
             (m.outcomes.spend.sum() + m.contracts.total_void_spend())

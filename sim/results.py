@@ -46,6 +46,8 @@ class RunResult:
     episodes: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
     annual_england: pd.DataFrame = field(default_factory=pd.DataFrame)
+    policy_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """Tables that policies add (e.g. an RCC's regional sufficiency view), by name."""
 
     @classmethod
     def from_model(cls, model: CareMarketModel) -> RunResult:
@@ -80,8 +82,14 @@ class RunResult:
             "git_commit": _git_commit(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
+        policy_tables: dict[str, pd.DataFrame] = {}
+        for policy in model.policies:
+            for name, frame in policy.outputs(model).items():
+                policy_tables[name] = frame
+        meta["policies"] = [p.to_dict() for p in model.policies]
+        meta["policy_tables"] = sorted(policy_tables)
         return cls(national, by_la, annual, episodes, meta,
-                   dc.get_table_dataframe("annual_england"))
+                   dc.get_table_dataframe("annual_england"), policy_tables)
 
     # -- summaries -----------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
@@ -156,7 +164,7 @@ class RunResult:
 
         tables = {"national": self.national, "by_la": self.by_la, "annual": self.annual,
                   "annual_england": self.annual_england, "episodes": self.episodes,
-                  "summary": self.summary()}
+                  "summary": self.summary(), **self.policy_tables}
         if self.annual["year"].nunique() > 1:
             tables["la_fit"] = la_fit_table(self)
         for name, frame in tables.items():
@@ -171,11 +179,13 @@ class RunResult:
     def read(cls, out_dir: str | Path) -> RunResult:
         out = Path(out_dir)
         meta = json.loads((out / "run.json").read_text())
+        policy_tables = {name: pd.read_parquet(out / f"{name}.parquet")
+                         for name in meta.get("policy_tables", [])}
         return cls(pd.read_parquet(out / "national.parquet"),
                    pd.read_parquet(out / "by_la.parquet"),
                    pd.read_parquet(out / "annual.parquet"),
                    pd.read_parquet(out / "episodes.parquet"), meta,
-                   pd.read_parquet(out / "annual_england.parquet"))
+                   pd.read_parquet(out / "annual_england.parquet"), policy_tables)
 
 
 def _json(value: Any) -> Any:
