@@ -61,7 +61,8 @@ class VacancyIndex:
         self.version = [0] * N_TYPES
         self._keys: dict[tuple, tuple] = {}
         self.reserved: dict[str, dict[CareSetting, None]] = {}
-        self._masks: dict[tuple, tuple[int, list[bool] | None]] = {}
+        self._masks: dict[tuple, tuple[int, np.ndarray | None]] = {}
+        self._band_keys: dict[tuple, tuple] = {}
 
     def refresh(self, setting: CareSetting) -> None:
         """Re-file a setting after its free places changed.
@@ -77,8 +78,11 @@ class VacancyIndex:
             self._refresh_reserved(setting, free)
         # Block-contracted settings are kept apart: only their buyer searches them.
         if free > 0 and reserved is None:
-            band = setting.band
-            keys = tuple((*band, room) for room in range(1, min(free, 3) + 1))
+            sig = (setting.band, free if free < 3 else 3)
+            keys = self._band_keys.get(sig)
+            if keys is None:
+                keys = self._band_keys[sig] = tuple(
+                    (*sig[0], room) for room in range(1, sig[1] + 1))
         else:
             keys = ()
         old = setting.vacancy_key
@@ -142,7 +146,7 @@ class VacancyIndex:
                 self._keys[sig] = keys
         return keys
 
-    def las_with(self, ptype: PlacementType, keys: tuple) -> list[bool] | None:
+    def las_with(self, ptype: PlacementType, keys: tuple) -> np.ndarray | None:
         """Per LA: is any of these buckets open there? (None: open nowhere.)
 
         Cached until some LA's bucket of this type empties or fills.
@@ -155,9 +159,8 @@ class VacancyIndex:
         for key in keys:
             has = counts[key] > 0
             mask = has if mask is None else mask | has
-        result = None if mask is None else mask.tolist()
-        self._masks[(ptype, keys)] = (self.version[ptype], result)
-        return result
+        self._masks[(ptype, keys)] = (self.version[ptype], mask)
+        return mask
 
     def at_type(self, ptype: PlacementType) -> list[dict[tuple, dict[CareSetting, None]]]:
         """Open settings of one type, per LA (index by LA), grouped by band and room."""
@@ -199,6 +202,7 @@ class Commissioner:
             for i in range(len(dist))
         ]
         self._pool_rings: dict[tuple[int, tuple[int, ...]], list[tuple[int, float]]] = {}
+        self._near_cache: dict[tuple, tuple[np.ndarray, list[int], list[float]]] = {}
 
     # -- tiers -------------------------------------------------------------------------
     def tiers(self, child: Child, group_size: int) -> list[tuple[PlacementType, bool]]:
@@ -249,11 +253,33 @@ class Commissioner:
             pool = la.home_pool
         else:
             return self.rings[child.la]
+        if la.cohort_pools:  # a policy pools this need at another tier (nested commissioning)
+            pool = la.cohort_pools.get((ptype, child.need), pool)
         key = (child.la, pool)
         if key not in self._pool_rings:
             members = set(pool)
             self._pool_rings[key] = [(i, d) for i, d in self.rings[child.la] if i in members]
         return self._pool_rings[key]
+
+    def near(self, child: Child, ptype: PlacementType) -> tuple[np.ndarray, list[int], list[float]]:
+        """Other LAs within 1.5 x the search radius that the child's LA may use, nearest
+        first: as an index array (to filter by vacancies in one vectorised step), a list
+        and their distances in miles."""
+        la = self.model.las[child.la]
+        pool = (la.foster_pool if ptype == PlacementType.LA_FOSTER
+                else la.home_pool if ptype == PlacementType.LA_HOME else None)
+        if la.cohort_pools and pool is not None:
+            pool = la.cohort_pools.get((ptype, child.need), pool)
+        key = (child.la, pool, ptype)
+        cached = self._near_cache.get(key)
+        if cached is None:
+            ring = self.pools(child, ptype)
+            limit = self.radius[ptype] * 1.5
+            near = [(la, d) for la, d in ring if d <= limit and la != child.la]
+            las = [la for la, _ in near]
+            cached = (np.array(las, dtype=np.intp), las, [d for _, d in near])
+            self._near_cache[key] = cached
+        return cached
 
     def _scan(self, bands: dict, keys: tuple, found: list, need: int, avoid: set) -> bool:
         """Add suitable vacancies from one LA's buckets; True once enough are found."""
@@ -304,7 +330,7 @@ class Commissioner:
         lead, need, youngest, oldest, special, avoid = profile or self._profile(children)
         specialist_only = must_fit and special
         vacancies = self.model.vacancies
-        held = vacancies.reserved_for(self.model.las[lead.la].buyer)
+        held = vacancies.reserved_for(self.model.las[lead.la].buyer_for(lead.need))
         if held:
             # Places the buyer has block-booked come first: they are paid for anyway.
             mine = [s for s in held if s.ptype == ptype and s not in avoid
@@ -324,14 +350,12 @@ class Commissioner:
             done = self._scan(open_by_la[own], keys, found, need, avoid)
         has = None if done or len(ring) == 1 else vacancies.las_with(ptype, keys)
         if has is not None:
+            idx, las, dists = self.near(lead, ptype)
             radius = self.radius[ptype]
-            limit = radius * 1.5
-            for la, d in ring:
-                if d > limit or (d > radius and found):
+            for j in np.flatnonzero(has[idx]).tolist():
+                if dists[j] > radius and found:
                     break
-                if la == own or not has[la]:
-                    continue
-                if self._scan(open_by_la[la], keys, found, need, avoid):
+                if self._scan(open_by_la[las[j]], keys, found, need, avoid):
                     break
         if not found:
             return None

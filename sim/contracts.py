@@ -66,6 +66,19 @@ class BlockContracts:
                               round(p.block_years * 52.1775))
                 have += home.places
 
+    def reserve_near(self, buyer: str, la: int, places: float) -> int:
+        """Block-book free homes nearest to ``la`` for ``buyer`` until about ``places``
+        places are held (regional commissioning near forecast demand); returns places held.
+        The signing LA ``la`` pays the voids. Discount and length as for yearly contracts."""
+        p = self.model.scenario.matching
+        held = 0
+        for home in self._free_homes_near(la):
+            if held >= places - 0.5:
+                break
+            self._reserve(buyer, la, home, p.block_discount, round(p.block_years * 52.1775))
+            held += home.places
+        return held
+
     def _free_homes_near(self, la: int) -> list[ChildrensHome]:
         """Unreserved private homes, nearest first.
 

@@ -42,6 +42,12 @@ class Market:
         self._markups: dict[tuple, float] = {}
         self._priced_fee_multiplier: float | None = None
         self._region_of = [la.region for la in model.geography.las]
+        # fn(setting, price) -> price for independent settings, after the markup (e.g. a
+        # price cap or a national tariff set per placement, not per provider).
+        self.setting_price_hooks: list = []
+        # fn(available managers, private homes wanted) -> managers taken this quarter, ahead
+        # of private entry (e.g. an LA capital programme recruiting from the same pool).
+        self.manager_claims: list = []
 
     # -- prices --------------------------------------------------------------------------
     def markup(self, provider: Provider, kind: str, region: str) -> float:
@@ -67,7 +73,9 @@ class Market:
 
     def buyer_concentration(self, provider: Provider) -> float:
         """Herfindahl index of the buyers (LAs or cooperatives) of a provider's placements."""
-        buyers = Counter(self.model.las[c.la].buyer for s in provider.settings for c in s.occupants)
+        las = self.model.las
+        buyers = Counter(las[c.la].buyer_for(c.need)
+                         for s in provider.settings for c in s.occupants)
         total = sum(buyers.values())
         if total == 0:
             return 0.0
@@ -96,6 +104,9 @@ class Market:
                 s.price = p.kinship_foster_cost
             else:
                 s.price = p.in_house_foster_cost * self.model.foster_fee_multiplier
+        if self.setting_price_hooks and s.provider is not None:
+            for hook in self.setting_price_hooks:
+                s.price = hook(s, s.price)
 
     def reprice(self) -> None:
         """Quarterly price review for every setting, from current regional scarcity."""
@@ -115,6 +126,11 @@ class Market:
         for s in self.model.settings[PlacementType.IFA_FOSTER]:
             if s.reserved_for is None:
                 s.price = cost * (1 + self.markup(s.service, "ifa", region_of[s.la]))
+        if self.setting_price_hooks:
+            for s in self.model.settings[PlacementType.IFA_FOSTER]:
+                if s.reserved_for is None:
+                    for hook in self.setting_price_hooks:
+                        s.price = hook(s, s.price)
 
     def update_scarcity(self) -> None:
         """Occupancy of usable places by provider kind and region."""
@@ -208,6 +224,8 @@ class Market:
         managers = (r.manager_supply_per_quarter * self.model.scenario.scale
                     * self.model.share["residential"])
         self.pending_managers += managers
+        for claim in self.manager_claims:
+            self.pending_managers -= claim(self.pending_managers, want)
         n_new = int(min(self.rng.poisson(max(want, 0.0)), self.pending_managers))
         self.pending_managers = min(self.pending_managers - n_new, 4 * managers)
         siting = home_siting_weights(self.model)

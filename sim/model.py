@@ -34,6 +34,7 @@ from sim.demand import (
     sample_exits,
     starts_for_year,
 )
+from sim.draws import BufferedDraws
 from sim.geography import METRES_PER_MILE, load_geography
 from sim.market import Market
 from sim.outcomes import Outcomes
@@ -76,6 +77,8 @@ class CareMarketModel(mesa.Model):
         self.streams = dict(zip(STREAMS, (np.random.default_rng(s) for s in seq.spawn(
             len(STREAMS))), strict=True))
         self.week = 0
+        # Breakdown times are drawn in blocks: one numpy call per 65,536 placements.
+        self._breakdown_draws = BufferedDraws(self.streams["stability"])
         self.geography = load_geography()
         geo = self.geography
         self.active_las = self._active_las(sc)
@@ -99,6 +102,10 @@ class CareMarketModel(mesa.Model):
         self.price_hooks: list = []
         self.entry_hooks: list = []
         self.closure_hooks: list = []
+        # fn(household) -> weeks until the carer reconsiders (retained), or None (leaves).
+        self.deregistration_hooks: list = []
+        # fn(la, setting, weeks) -> weeks: how long a young person Stays Put (e.g. to 23).
+        self.staying_put_hooks: list = []
         self.staying_put_share = sc.demand.staying_put_share
         # Weekly breakdown hazard by placement type (per-child multipliers applied later).
         rates = sc.stability.breakdown_rate
@@ -383,8 +390,13 @@ class CareMarketModel(mesa.Model):
         rate *= 1 + st.distance_multiplier_per_10_miles * child.distance / 10.0
         if child.age() >= 13:
             rate *= st.teen_multiplier
-        rate *= self.breakdown_multiplier * self.las[child.la].breakdown_multiplier
-        when = self.week + self.streams["stability"].exponential(1.0 / rate)
+        la = self.las[child.la]
+        rate *= self.breakdown_multiplier * la.breakdown_multiplier
+        if (la.out_of_area_breakdown_multiplier != 1.0 and child.setting is not None
+                and child.setting.location_la != child.la
+                and child.ptype != PlacementType.KINSHIP):
+            rate *= la.out_of_area_breakdown_multiplier  # e.g. a regional commissioner's match
+        when = self.week + self._breakdown_draws.exponential() / rate
         if when < child.exit_week:
             self.calendar[max(math.ceil(when), self.week + 1)].append(
                 (BREAKDOWN, child, child.token))
@@ -404,6 +416,8 @@ class CareMarketModel(mesa.Model):
             s.blocked += 1
             self.vacancies.refresh(s)
             weeks = self.streams["stability"].exponential(self.scenario.demand.staying_put_weeks)
+            for hook in self.staying_put_hooks:
+                weeks = hook(child.la, s, weeks)
             self.calendar[self.week + 1 + int(weeks)].append((STAYING_PUT_END, s, 0))
 
     # -- supply events -----------------------------------------------------------------
@@ -428,6 +442,11 @@ class CareMarketModel(mesa.Model):
         """A carer stops fostering: takes no new children and leaves once empty."""
         if not hh.open or hh.retiring:
             return
+        for hook in self.deregistration_hooks:  # e.g. retention support keeps the carer
+            delay = hook(hh)
+            if delay is not None:
+                self.calendar[self.week + 1 + int(delay)].append((DEREGISTER, hh, 0))
+                return
         self.recruitment.counts.deregistrations += 1
         rng = self.streams["recruitment"]
         if (hh.ptype == PlacementType.LA_FOSTER and

@@ -35,7 +35,20 @@ class PipelineLevers:
     assessors: float = 1.0
     deregistration: float = 1.0
     targeted_teen_share: float = 0.0  # extra share of approvals for teenagers/siblings
+    targeted_sibling_share: float = 0.0  # extra share of approvals with 3-4 places
+    targeted_complex_share: float = 0.0  # extra share of approvals for complex needs
     by_region: dict[str, float] = field(default_factory=dict)  # regional enquiry multipliers
+    in_house_by_region: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Region -> {lever name: value} for LA in-house services only (e.g. regional hubs):
+    multiplies the lever, except ``targeted_*`` shares, which add to it."""
+
+    def value(self, lever: str, region: str, in_house: bool) -> float:
+        """One lever for a service in ``region`` (in-house: with its regional setting)."""
+        base = getattr(self, lever)
+        extra = self.in_house_by_region.get(region, {}).get(lever) if in_house else None
+        if extra is None:
+            return base
+        return base + extra if lever.startswith("targeted_") else base * extra
 
 
 @dataclass
@@ -129,11 +142,19 @@ class RecruitmentPipeline:
         lv = self.levers
         weekly = (f.enquiries_per_year * self.model.scenario.scale * self.model.share["foster"]
                   / WEEKS_PER_YEAR)
-        mult = np.array([lv.enquiries * lv.by_region.get(self._region(s), 1.0) * s.is_open
-                         for s in self.services])
+        if lv.in_house_by_region:  # regional in-house levers (e.g. recruitment hubs)
+            regions = [self._region(s) for s in self.services]
+            in_house = [s.ptype == PlacementType.LA_FOSTER for s in self.services]
+            mult = np.array([lv.value("enquiries", r, h) * lv.by_region.get(r, 1.0) * s.is_open
+                             for s, r, h in zip(self.services, regions, in_house, strict=True)])
+            apply = self._apply_rate * np.array([lv.value("application_rate", r, h)
+                                                 for r, h in zip(regions, in_house, strict=True)])
+        else:
+            mult = np.array([lv.enquiries * lv.by_region.get(self._region(s), 1.0) * s.is_open
+                             for s in self.services])
+            apply = self._apply_rate * lv.application_rate
         enquiries = self.rng.poisson(weekly * self._share * mult)
-        applications = self.rng.binomial(enquiries, np.minimum(
-            self._apply_rate * lv.application_rate, 1.0))
+        applications = self.rng.binomial(enquiries, np.minimum(apply, 1.0))
         self.counts.enquiries += int(enquiries.sum())
         self.counts.applications += int(applications.sum())
         for service, n in zip(self.services, applications.tolist(), strict=True):
@@ -148,14 +169,17 @@ class RecruitmentPipeline:
         """One application: wait for an assessor, be assessed, be approved or withdraw."""
         f = self.model.scenario.fostering
         lv = self.levers
+        region = self._region(service)
+        in_house = service.ptype == PlacementType.LA_FOSTER
         with service.assessors.request() as slot:
             yield slot
-            mean = f.assessment_weeks * lv.assessment_weeks
+            mean = f.assessment_weeks * lv.value("assessment_weeks", region, in_house)
             duration = float(self.rng.gamma(4.0, mean / 4.0))
             yield self.env.timeout(duration)
         if not service.is_open:
             self.counts.withdrawals += 1  # the agency has gone: its applicants are lost
-        elif self.rng.random() < min(service.approval_rate * lv.approval_rate, 1.0):
+        elif self.rng.random() < min(service.approval_rate
+                                     * lv.value("approval_rate", region, in_house), 1.0):
             la = service.las[int(self.rng.choice(len(service.las), p=service.weights))]
             self.model.approve_household(service, la)
             self.counts.approvals += 1

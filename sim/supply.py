@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sim.model import CareMarketModel
 
 PLACES_DIST = (np.array([1, 2, 3, 4]), np.array([0.45, 0.40, 0.12, 0.03]))
+SIBLING_PLACES_P = np.array([0.0, 0.0, 0.8, 0.2])  # carers recruited for sibling groups
 SUPPORTED_UNIT_PLACES = 6
 N_IFAS_ENGLAND = 318  # Ofsted, Fostering in England 2024-25: 318 IFA services
 N_LARGE_IFA_GROUPS = 7  # Ofsted 2022: 7 largest IFA groups hold 59% of private IFA places
@@ -45,6 +46,15 @@ def approval_range(rng: np.random.Generator, teen_share: float) -> tuple[float, 
     return 0.0, 11.0
 
 
+def _neighbours(model: CareMarketModel, la: int) -> list[int]:
+    """Other LAs within 25 miles of ``la`` (cached: asked once per approval)."""
+    cache: dict[int, list[int]] = model.__dict__.setdefault("_carer_neighbours", {})
+    if la not in cache:
+        d = model.la_distance[la]
+        cache[la] = np.flatnonzero((d < 25.0) & (d > 0)).tolist()
+    return cache[la]
+
+
 def new_foster_household(model: CareMarketModel, ptype: PlacementType, service, la: int,
                          rng: np.random.Generator, places: int | None = None) -> FosterHousehold:
     """Approve one household (mainstream, or kinship for ``places`` children).
@@ -56,16 +66,28 @@ def new_foster_household(model: CareMarketModel, ptype: PlacementType, service, 
     home_la = la
     if rng.random() < f.carers_outside_la_share:
         # Carers often live across the boundary: a neighbouring LA within ~25 miles.
-        near = np.flatnonzero((model.la_distance[la] < 25.0) & (model.la_distance[la] > 0))
-        if near.size:
-            home_la = int(near[rng.integers(near.size)])
+        near = _neighbours(model, la)
+        if near:
+            home_la = near[int(rng.integers(len(near)))]
     pc_index, east, north = model.geography.sample_postcode(home_la, rng)
+    teen, sibling, complex_ = f.teen_approved_share, 0.0, f.complex_approved_share
+    recruitment = getattr(model, "recruitment", None)  # None while the 2019 stock is built
+    if recruitment is not None and ptype != PlacementType.KINSHIP:
+        # Recruitment targeted at shortage groups (pipeline levers; 0 at baseline).
+        lv, region = recruitment.levers, model.geography.las[la].region
+        in_house = ptype == PlacementType.LA_FOSTER
+        teen = min(teen + lv.value("targeted_teen_share", region, in_house), 1.0)
+        sibling = min(lv.value("targeted_sibling_share", region, in_house), 1.0)
+        complex_ = complex_ + lv.value("targeted_complex_share", region, in_house)
     if places is None:
-        places = int(rng.choice(PLACES_DIST[0], p=PLACES_DIST[1]))
-    lo, hi = approval_range(rng, f.teen_approved_share)
+        p = PLACES_DIST[1] if sibling <= 0 else (
+            (1 - sibling) * PLACES_DIST[1] + sibling * SIBLING_PLACES_P)
+        # Inverse-CDF draw (what rng.choice does, without its per-call overhead).
+        places = 1 + min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), 3)
+    lo, hi = approval_range(rng, teen)
     hh = FosterHousehold(
         model, ptype, service, la if ptype == PlacementType.LA_FOSTER else home_la,
-        pc_index, east, north, places, 0.0, lo, hi, bool(rng.random() < f.complex_approved_share),
+        pc_index, east, north, places, 0.0, lo, hi, bool(rng.random() < complex_),
     )
     hh.location_la = home_la
     # Some vacancies are not usable (carer on a break, approval under review).

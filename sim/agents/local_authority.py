@@ -31,5 +31,16 @@ class LocalAuthorityAgent(mesa.Agent):
         self.home_pool: tuple[int, ...] = (info.index,)
         self.buyer: str = info.ons_code
         self.breakdown_multiplier = 1.0  # e.g. loss of local knowledge
+        # Extra breakdown hazard for placements outside the child's own LA (a regional
+        # commissioner matching without the LA's local knowledge).
+        self.out_of_area_breakdown_multiplier = 1.0
+        # Per-cohort overrides (nested commissioning): (placement type, need) -> pool and
+        # need -> buyer. Empty: the LA-level pools and buyer above serve every child.
+        self.cohort_pools: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.cohort_buyers: dict[int, str] = {}
         self.spend_to_date = 0.0
         self.placements_made = 0
+
+    def buyer_for(self, need: int) -> str:
+        """Who buys this LA's placements for a child with ``need`` (its cohort's tier)."""
+        return self.cohort_buyers.get(need, self.buyer) if self.cohort_buyers else self.buyer

@@ -99,6 +99,11 @@ class ChildrensHome(CareSetting):
     def provider(self) -> Provider:
         return self._provider
 
+    @provider.setter
+    def provider(self, operator: Provider) -> None:
+        # A new operator takes the home over as a going concern (e.g. financial oversight).
+        self._provider = operator
+
     def running_cost(self) -> float:
         return self.cost_per_place * self.places
 
@@ -124,6 +129,10 @@ class SupportedHome(CareSetting):
     @property
     def provider(self) -> Provider:
         return self._provider
+
+    @provider.setter
+    def provider(self, operator: Provider) -> None:
+        self._provider = operator
 
     def running_cost(self) -> float:
         # Supported accommodation is largely paid per occupied bed.
