@@ -7,6 +7,7 @@ one line on stderr and exits with status 2, so users never see a traceback for b
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 
@@ -60,6 +61,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--scale: {args.scale} is out of range; allowed [0.001, 1.0] "
                             "(share of England's children and supply)")
     scenario = load_scenario(args.scenario)
+    if getattr(args, "params", None):  # a parameter file, e.g. from `sim calibrate`
+        from sim.scenario import parameter_overrides
+
+        scenario = scenario.replace(**parameter_overrides(args.params))
     if args.seed < 0:
         raise ScenarioError(f"--seed: {args.seed} is negative; use a whole number >= 0")
     if not 0 < args.years <= 50:
@@ -76,15 +81,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"{'outcome':<{width}}  {'unit':<10}{'start':>12}{'end':>12}")
     for row in table.itertuples():
         print(f"{row.outcome:<{width}}  {row.unit:<10}{row.start:>12,.1f}{row.end:>12,.1f}")
-    end = sc.start_year + args.years
+    end = dt.date(sc.start_year, 3, 31) + dt.timedelta(weeks=round(args.years * 52.1775))
     print(f"start: 31 March {sc.start_year} (3+ placements and siblings: the first full year, "
-          f"to 31 March {sc.start_year + 1}); end: {end:g}.25, after {args.years:g} years")
+          f"to 31 March {sc.start_year + 1}); end: {end:%d %B %Y}, after {args.years:g} years")
     if sc.scale < 1:
         print(f"note: at scale {sc.scale:g} each LA has fewer vacancies than England has, so "
               "distances and sibling separation are overstated; use --scale 1 for those.")
     if args.out:
         out = result.write(args.out)
         print(f"results written to {out}/ (national, by_la, annual, episodes, summary; run.json)")
+    if getattr(args, "ssda903", None):  # SSDA903 returns of every LA in the run
+        from pathlib import Path
+
+        from sim.ssda903 import export_run
+
+        folder = Path(args.out or ".") / f"ssda903_{args.ssda903}"
+        export_run(result, args.ssda903, folder, list(model.active_las))
+        print(f"SSDA903 returns for {args.ssda903 - 1}-{args.ssda903 % 100:02d} written to "
+              f"{folder}/")
     return 0
 
 
@@ -95,6 +109,34 @@ def _cmd_params(args: argparse.Namespace) -> int:
         lo, hi = row["range"]
         print(f"{row['parameter']:<46} {row['default']!s:<24.24} {row['unit'][:34]:<35}"
               f"[{lo}, {hi}]  {row['source']}")
+    return 0
+
+
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    from sim.batch import experiment_command
+
+    return experiment_command(args)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.report import compare_command
+
+    return compare_command(args)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sim.report import report_command
+
+    return report_command(args)
+
+
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from sim.explorer.server import DEFAULT_HOST, serve
+
+    if args.host != DEFAULT_HOST:
+        print(f"warning: serving on {args.host}, not {DEFAULT_HOST}: anyone who can reach this "
+              "machine can use the explorer and start runs on it", file=sys.stderr)
+    serve(args.host, args.port)
     return 0
 
 
@@ -129,10 +171,54 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", type=float, default=None,
                      help="share of England's children and supply, (0, 1] (default: scenario's)")
     run.add_argument("--out", help="directory to write tables and run.json into")
+    run.add_argument("--params", help="parameter TOML (e.g. from sim calibrate) applied on "
+                     "top of the scenario")
+    run.add_argument("--ssda903", type=int, metavar="YEAR", help="also write SSDA903 returns "
+                     "for the collection year ending 31 March YEAR (into OUT/ssda903_YEAR)")
     run.set_defaults(func=_cmd_run)
 
     params = sub.add_parser("params", help="list every parameter with unit, range and source")
     params.set_defaults(func=_cmd_params)
+
+    explore = sub.add_parser("explore", help="open the interactive RCC explorer in a browser")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default 127.0.0.1: this machine only)")
+    explore.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    explore.set_defaults(func=_cmd_explore)
+
+    exp = sub.add_parser("experiment", help="run an experiment batch (scenarios x seeds x "
+                         "grid), resumable, then its summary, figures and report")
+    exp.add_argument("file", help="experiment TOML file, e.g. experiments/example.toml")
+    exp.add_argument("--executor", choices=("inprocess", "pool", "dask"), default=None,
+                     help="where runs execute (default: pool, or dask with --scheduler)")
+    exp.add_argument("--workers", type=int, default=None,
+                     help="worker processes (default: all cores; dask: the cluster's)")
+    exp.add_argument("--scheduler", help="address of a running Dask scheduler "
+                     "(e.g. tcp://host:8786); without it --executor dask starts a LocalCluster")
+    exp.add_argument("--out", help="results folder (default: results/<experiment name>)")
+    exp.add_argument("--no-report", action="store_true",
+                     help="skip the summary, figures and report after the batch")
+    exp.add_argument("--quiet", action="store_true", help="no progress bar")
+    exp.set_defaults(func=_cmd_experiment)
+
+    compare = sub.add_parser("compare", help="paired differences vs baseline from finished "
+                             "runs (no rerun); writes summary.csv")
+    compare.add_argument("results", help="results folder of an experiment")
+    compare.add_argument("--level", choices=("england", "region", "rcc", "la"),
+                         default="england", help="geography of the table (default england)")
+    compare.add_argument("--outcome", action="append",
+                         help="outcome to show (repeatable; default: the experiment's)")
+    compare.set_defaults(func=_cmd_compare)
+
+    report = sub.add_parser("report", help="rebuild summary, figures and report.md/html "
+                            "from finished runs")
+    report.add_argument("results", help="results folder of an experiment")
+    report.add_argument("--map-outcome", default=None,
+                        help="outcome to colour the LA map by (default: the first area one)")
+    report.set_defaults(func=_cmd_report)
+    from sim.analysis_cli import add_commands  # export-903, validate-903, sensitivity, ...
+
+    add_commands(sub)
     return parser
 
 

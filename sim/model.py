@@ -128,7 +128,12 @@ class CareMarketModel(mesa.Model):
         self.policies = build_policies(self)
         for policy in self.policies:
             policy.initialize(self)
-        self._initial_stock(self.streams["entries"])
+        seeded: set[int] = set()
+        if sc.initial_population:  # an LA's or RCC's own SSDA903 extract (sim.ssda903)
+            from sim.ssda903 import seed_from_903
+
+            seeded = seed_from_903(self, sc.initial_population, self.streams["entries"])
+        self._initial_stock(self.streams["entries"], skip=seeded)
         self.contracts.commission()
         self.contracts.settle(0)
         # Each LA's placement budget: its 2019 weekly spend, held flat in real terms.
@@ -189,7 +194,7 @@ class CareMarketModel(mesa.Model):
         vacant_share = 13_170 / 74_660  # Ofsted 2021-22: vacant places / approved places
         return f.unusable_vacancy_share * vacant_share
 
-    def _initial_stock(self, rng: np.random.Generator) -> None:
+    def _initial_stock(self, rng: np.random.Generator, skip: set[int] | None = None) -> None:
         """The 31 March 2019 stock of each LA, placed through the normal search."""
         sc = self.scenario
         stock_mix = {"under_1": 0.05, "1_4": 0.14, "5_9": 0.18, "10_15": 0.39, "16_17": 0.24}
@@ -198,7 +203,7 @@ class CareMarketModel(mesa.Model):
         groups_by_kind: dict[str, list[list[Child]]] = defaultdict(list)
         for la in self.active_las:
             n = int(counts[la])
-            if n == 0:
+            if n == 0 or (skip and la in skip):  # skip: seeded from an SSDA903 extract
                 continue
             mix = self.la_table["mix"][la]
             kinds = rng.choice(["foster", "residential", "with_parents", "adoption", "other"],

@@ -65,6 +65,51 @@ class EpisodeLog:
                              for name in (*self.INT_COLUMNS, *self.FLOAT_COLUMNS)})
 
 
+class ChildLog:
+    """Every child in care at any time in the run, one row each (for SSDA903 returns).
+
+    A row is added when the child enters (or joins the 2019 stock) and completed when
+    the child leaves; :meth:`to_frame` adds the open placement of children still in care.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[int, list] = {}
+
+    def enter(self, child: Child) -> None:
+        self.rows[child.unique_id] = [
+            child.unique_id, child.la, child.postcode, child.birth_week, child.male,
+            int(child.need), child.uasc, child.legal_status, child.entered_week,
+            float("nan"), -1]
+
+    def exit(self, child: Child, week: int) -> None:
+        row = self.rows.get(child.unique_id)
+        if row is not None:
+            row[9], row[10] = float(week), int(child.exit_reason)
+
+    def to_frame(self, model: CareMarketModel):
+        """Children with their exit (NaN week if still in care) and open placement."""
+        import pandas as pd
+
+        cols = ["child", "la", "postcode", "birth_week", "male", "need", "uasc",
+                "legal_status", "entered_week", "exit_week", "exit_reason"]
+        frame = pd.DataFrame(list(self.rows.values()), columns=cols)
+        open_cols = {"open_type": [], "open_start_week": [], "open_setting": [],
+                     "open_setting_la": [], "open_postcode": [], "open_distance": []}
+        for cid in frame["child"].tolist():
+            c = model.children.get(cid)
+            s = c.setting if c is not None else None
+            placed = c is not None and c.ptype is not None
+            open_cols["open_type"].append(int(c.ptype) if placed else -1)
+            open_cols["open_start_week"].append(float(c.placed_week) if placed else np.nan)
+            open_cols["open_setting"].append(s.unique_id if s is not None else -1)
+            open_cols["open_setting_la"].append(s.la if s is not None else -1)
+            open_cols["open_postcode"].append(s.postcode if s is not None else -1)
+            open_cols["open_distance"].append(float(c.distance) if placed else np.nan)
+        for name, values in open_cols.items():
+            frame[name] = values
+        return frame
+
+
 ENGLAND_COLUMNS = ["year", "week", "median_distance_miles", "median_distance_foster",
                    "median_distance_homes"]
 
@@ -94,6 +139,7 @@ class Outcomes:
         self.policy_spend = np.zeros(n)
         # Placement episodes, column by column (compact, and quick to turn into a table).
         self.episodes = EpisodeLog()
+        self.child_log = ChildLog()  # one row per child, for SSDA903 returns
         self._year_marks: dict[str, np.ndarray] = {}
         self.supply: dict[str, float] = {}
         self.datacollector = DataCollector(
@@ -104,10 +150,12 @@ class Outcomes:
 
     # -- placement bookkeeping ------------------------------------------------------
     def on_enter(self, child: Child) -> None:
+        self.child_log.enter(child)
         if child.entered_week >= 0:
             self.starts[child.la] += 1
 
     def on_exit(self, child: Child) -> None:
+        self.child_log.exit(child, self.model.week)
         self.ceased[child.la] += 1
         self.ceased_by_reason[child.exit_reason] += 1
 

@@ -48,6 +48,8 @@ class RunResult:
     annual_england: pd.DataFrame = field(default_factory=pd.DataFrame)
     policy_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     """Tables that policies add (e.g. an RCC's regional sufficiency view), by name."""
+    children: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """One row per child in care during the run (demographics, exit, open placement)."""
 
     @classmethod
     def from_model(cls, model: CareMarketModel) -> RunResult:
@@ -89,7 +91,8 @@ class RunResult:
         meta["policies"] = [p.to_dict() for p in model.policies]
         meta["policy_tables"] = sorted(policy_tables)
         return cls(national, by_la, annual, episodes, meta,
-                   dc.get_table_dataframe("annual_england"), policy_tables)
+                   dc.get_table_dataframe("annual_england"), policy_tables,
+                   model.outcomes.child_log.to_frame(model))
 
     # -- summaries -----------------------------------------------------------------------
     def summary(self) -> pd.DataFrame:
@@ -165,11 +168,13 @@ class RunResult:
         tables = {"national": self.national, "by_la": self.by_la, "annual": self.annual,
                   "annual_england": self.annual_england, "episodes": self.episodes,
                   "summary": self.summary(), **self.policy_tables}
+        if len(self.children):
+            tables["children"] = self.children
         if self.annual["year"].nunique() > 1:
             tables["la_fit"] = la_fit_table(self)
         for name, frame in tables.items():
             _atomic(out / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False))
-            if name != "episodes":
+            if name not in ("episodes", "children"):
                 _atomic(out / f"{name}.csv", lambda p, f=frame: f.to_csv(p, index=False))
         _atomic(out / "run.json",
                 lambda p: Path(p).write_text(json.dumps(self.meta, indent=2, default=_json)))
@@ -185,7 +190,9 @@ class RunResult:
                    pd.read_parquet(out / "by_la.parquet"),
                    pd.read_parquet(out / "annual.parquet"),
                    pd.read_parquet(out / "episodes.parquet"), meta,
-                   pd.read_parquet(out / "annual_england.parquet"), policy_tables)
+                   pd.read_parquet(out / "annual_england.parquet"), policy_tables,
+                   pd.read_parquet(out / "children.parquet")
+                   if (out / "children.parquet").exists() else pd.DataFrame())
 
 
 def _json(value: Any) -> Any:

@@ -246,6 +246,10 @@ class Scenario:
     policies: tuple[PolicySpec, ...] = ()
     only_las: tuple[str, ...] = ()
     """Restrict the run to these LAs (codes or names); empty means all 152."""
+    initial_population: str = ""
+    """An SSDA903 folder (``sim export-903`` or an LA's own extract): the children looked
+    after on its 31 March start the run for the LAs it covers, instead of the national
+    tables. Relative paths are relative to the scenario file. Empty: national tables."""
     source_file: str = ""
 
     def replace(self, **changes: Any) -> Scenario:
@@ -375,6 +379,8 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
     if not isinstance(data, dict):
         raise ScenarioError(f"{file}: expected a table of scenario fields")
     data = dict(data)
+    if "parameters" in data:  # a parameter file (e.g. from `sim calibrate`) under our values
+        data = _with_parameter_file(data, file)
     top_fields = {f.name: f for f in dataclasses.fields(Scenario)}
     kwargs: dict[str, Any] = {"source_file": file}
     for key, value in data.items():
@@ -400,7 +406,7 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ScenarioError(f"{file}: only_las must be a list of LA codes or names")
             kwargs["only_las"] = tuple(value)
-        elif key in ("name", "description"):
+        elif key in ("name", "description", "initial_population"):
             if not isinstance(value, str):
                 raise ScenarioError(f"{file}: {key} must be a string")
             kwargs[key] = value
@@ -419,6 +425,55 @@ def scenario_from_dict(data: dict[str, Any], file: str = "<dict>") -> Scenario:
 
         validate_policies(scenario)
     return scenario
+
+
+def read_parameters(path: str | Path, where: str = "--params") -> dict[str, dict[str, Any]]:
+    """A parameter file: TOML tables of parameter groups only (``[matching]`` ...).
+
+    Written by ``sim calibrate``; used by a scenario's ``parameters = "FILE"`` (the
+    scenario's own values win) or by ``sim run --params FILE`` (the file's values win).
+    A top-level ``[meta]`` table (how the values were found) is ignored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{where}: no such parameter file {str(path)!r}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ScenarioError(f"{path}: not a valid TOML parameter file ({err})") from None
+    data.pop("meta", None)
+    for key, value in data.items():
+        if key not in GROUPS or not isinstance(value, dict):
+            raise ScenarioError(f"{path}: {key!r} is not a parameter group table (allowed: "
+                                f"{', '.join(GROUPS)}, meta)")
+        _build(type(getattr(Scenario(), key)), value, str(path), key)  # names and ranges
+    return data
+
+
+def parameter_overrides(path: str | Path, where: str = "--params") -> dict[str, Any]:
+    """A parameter file as dotted overrides for :meth:`Scenario.replace`."""
+    return {f"{group}.{name}": value for group, values in read_parameters(path, where).items()
+            for name, value in values.items()}
+
+
+def _with_parameter_file(data: dict[str, Any], file: str) -> dict[str, Any]:
+    """Scenario data with a parameter file's groups merged under the scenario's own."""
+    text = data.pop("parameters")
+    if not isinstance(text, str):
+        raise ScenarioError(f"{file}: parameters must be the path of a parameter TOML file")
+    path = Path(text)
+    if not path.is_absolute() and file.endswith(".toml"):
+        path = Path(file).parent / path
+    for group, values in read_parameters(path, f"{file}: parameters").items():
+        own = data.get(group, {})
+        if not isinstance(own, dict):
+            continue  # reported as a bad group by scenario_from_dict
+        merged = dict(values)
+        for name, value in own.items():
+            both = isinstance(value, dict) and isinstance(merged.get(name), dict)
+            merged[name] = {**merged[name], **value} if both else value
+        data[group] = merged
+    return data
 
 
 def load_scenario(path: str | Path | None) -> Scenario:
