@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sim.agents.foster_household import FosterHousehold
 from sim.agents.provider import Provider
 from sim.commissioning import SEARCHED_TYPES
+from sim.errors import ScenarioError
 from sim.types import Sector
 
 if TYPE_CHECKING:
@@ -206,3 +207,12 @@ def withdraw_spend(model: CareMarketModel, la: int, weekly: float) -> None:
     """Take a running cost back out of ``policy_spend`` (rounding dust cleared to 0)."""
     left = model.outcomes.policy_spend[la] - weekly
     model.outcomes.policy_spend[la] = 0.0 if abs(left) < 1e-6 else left
+
+
+def check_kinds(where: str, kinds: list, allowed: tuple[str, ...]) -> None:
+    """A policy's ``kinds`` must be a non-empty list of the provision kinds it can cover."""
+    bad = [k for k in kinds if k not in allowed]
+    if bad or not kinds:
+        raise ScenarioError(
+            f"{where}.kinds: {bad[0] if bad else '[]'!r} is not allowed; allowed a "
+            f"non-empty list of {', '.join(repr(k) for k in allowed)}")

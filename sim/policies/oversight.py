@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from sim.errors import ScenarioError
 from sim.policies._provision import (
     HELD,
+    check_kinds,
     hold_admissions,
     new_operator,
     planned_move,
@@ -86,12 +86,7 @@ class FinancialOversight(Policy):
     }
 
     def validate(self, where: str, model_geography=None) -> None:
-        kinds = self.params["kinds"]
-        bad = [k for k in kinds if k not in KINDS]
-        if bad or not kinds:
-            raise ScenarioError(
-                f"{where}.kinds: {bad[0] if bad else '[]'!r} is not allowed; allowed a "
-                f"non-empty list of {', '.join(repr(k) for k in KINDS)}")
+        check_kinds(where, self.params["kinds"], KINDS)
 
     # -- lifecycle ---------------------------------------------------------------------
     def initialize(self, model: CareMarketModel) -> None:

@@ -23,8 +23,7 @@ import pandas as pd
 
 from sim.agents.foster_household import FosterHousehold
 from sim.agents.provider import ChildrensHome, SupportedHome
-from sim.errors import ScenarioError
-from sim.policies._provision import spread_by_population, withdraw_spend
+from sim.policies._provision import check_kinds, spread_by_population, withdraw_spend
 from sim.policies.base import Policy, register
 from sim.types import PlacementType, Sector
 
@@ -61,12 +60,7 @@ class NationalTariff(Policy):
     choices: ClassVar[dict[str, tuple[str, ...]]] = {"basis": ("national", "own_cost")}
 
     def validate(self, where: str, model_geography=None) -> None:
-        kinds = self.params["kinds"]
-        bad = [k for k in kinds if k not in KINDS]
-        if bad or not kinds:
-            raise ScenarioError(
-                f"{where}.kinds: {bad[0] if bad else '[]'!r} is not allowed; allowed a "
-                f"non-empty list of {', '.join(repr(k) for k in KINDS)}")
+        check_kinds(where, self.params["kinds"], KINDS)
 
     def initialize(self, model: CareMarketModel) -> None:
         self._model = model
