@@ -17,6 +17,14 @@ An experiment is data (``experiments/<name>.toml``)::
     [grid]                                    # optional: every combination is run
     "matching.distance_weight" = [0.1, 0.5]
 
+    [[claims]]                                # optional: claims to test (sim.claims)
+    id = "H1"
+    text = "RCCs without new supply leave sufficiency unchanged"
+    scenario = "rcc_no_new_supply"            # an arm; compared with its reference
+    outcome = "sufficiency"
+    expect = "no_change"                      # increase, decrease, no_change, ...
+    tolerance = 0.01
+
 Every run of every arm uses the same seed list, so run *i* of each arm shares seed *i*
 with the baseline (common random numbers) and differences are paired. Each scenario is
 run at each grid point and compared with the baseline at the same grid point; the
@@ -45,10 +53,11 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
+from sim.claims import Claim, claim_pairs, parse_claims
 from sim.errors import SimInputError
 
 FIELDS = ("name", "description", "baseline", "scenarios", "seeds", "years", "scale",
-          "outcomes", "overrides", "grid")
+          "outcomes", "overrides", "grid", "claims")
 TOP_LEVEL_PARAMS = ("only_las", "record_every_weeks", "scale")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -122,6 +131,8 @@ class Experiment:
     arms: tuple[Arm, ...] = ()
     invalid: dict[str, str] = field(default_factory=dict)
     """Arm label -> the one-line error its overrides raise (its runs will fail)."""
+    claims: tuple[Claim, ...] = ()
+    """Stakeholders' claims to test (``[[claims]]``, :mod:`sim.claims`), with their arms."""
 
     @property
     def default_out(self) -> Path:
@@ -163,6 +174,7 @@ class Experiment:
                       "invalid": self.invalid.get(a.label)} for a in self.arms],
             "runs": [{"arm": a.label, "seed": s, "key": self.task(a, s, out).key}
                      for s in self.seeds for a in self.arms],
+            "claims": [c.describe() for c in self.claims],
         }
 
 
@@ -222,11 +234,12 @@ def load_experiment(path: str | Path) -> Experiment:
     outcomes = _outcomes(data.get("outcomes", []), file)
     overrides = _parameters(data.get("overrides", {}), file, "overrides", grid=False)
     grid = _parameters(data.get("grid", {}), file, "grid", grid=True)
+    claims = parse_claims(data.get("claims", []), file, [s.label for s in sources])
     exp = Experiment(name, description, file, text, baseline, scenarios, seeds, years, scale,
                      outcomes, tuple(overrides.items()),
-                     tuple((k, tuple(v)) for k, v in grid.items()))
-    arms, invalid = _arms(exp)
-    return dataclasses.replace(exp, arms=tuple(arms), invalid=invalid)
+                     tuple((k, tuple(v)) for k, v in grid.items()), claims=claims)
+    arms, invalid, claims = _arms(exp)
+    return dataclasses.replace(exp, arms=tuple(arms), invalid=invalid, claims=claims)
 
 
 def _read_scenario(given: Any, exp_path: Path, where: str) -> ScenarioSource:
@@ -449,11 +462,12 @@ def _label(source: ScenarioSource, point: dict[str, Any]) -> str:
     return f"{source.label} [{items}]"
 
 
-def _arms(exp: Experiment) -> tuple[list[Arm], dict[str, str]]:
+def _arms(exp: Experiment) -> tuple[list[Arm], dict[str, str], tuple[Claim, ...]]:
     """Baseline as given, then every (scenario, grid point) with its reference arm.
 
     Arms whose effective overrides coincide (a policy parameter on a scenario without
-    that policy) are one arm, so their runs are made once.
+    that policy) are one arm, so their runs are made once. Claims add the arms they need
+    (their scenario as given and at their own grid points) and get their pairs.
     """
     fixed = dict(exp.overrides)
     keys = [k for k, _ in exp.grid]
@@ -487,4 +501,10 @@ def _arms(exp: Experiment) -> tuple[list[Arm], dict[str, str]]:
         ref = add(exp.baseline, point, base.label)
         for source in exp.scenarios:
             add(source, point, ref.label)
-    return list(arms.values()), invalid
+    sources = {s.label: s for s in (exp.baseline, *exp.scenarios)}
+    def current(label: str, key: str) -> list[Any]:
+        return [v for v in _current(parsed[label], key) if v is not _MISSING]
+
+    claims = tuple(dataclasses.replace(c, pairs=claim_pairs(c, add, sources, exp.baseline, base,
+                                                            current)) for c in exp.claims)
+    return list(arms.values()), invalid, claims

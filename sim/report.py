@@ -99,6 +99,16 @@ def build_report(out_dir: str | Path, map_outcome: str | None = None) -> Report:
                                                  list(load_geography().regions))
     england = summary[(summary["level"] == "england") & summary["outcome"].isin(outcomes)]
     blocks = _blocks(loaded, summary, england, outcomes, made, root, map_outcome)
+    if manifest.get("claims"):  # stakeholders' claims (sim.claims): table, figure, claims.csv
+        from sim.claims import claim_blocks, claims_figure, claims_table
+
+        claims = claims_table(loaded)
+        atomic_write_text(root / "claims.csv", claims.to_csv(index=False))
+        if len(claims) and (claims["n"] > 0).any():
+            made["claims"] = claims_figure(claims, fig_dir / "claims.png")
+        at = next((i for i, (kind, text) in enumerate(blocks)
+                   if kind == "h2" and text != "How to read this"), len(blocks))
+        blocks[at:at] = claim_blocks(claims, made.get("claims"))
     md_path, html_path = root / "report.md", root / "report.html"
     atomic_write_text(md_path, render_markdown(blocks))
     atomic_write_text(html_path, render_html(blocks, f"Experiment {manifest['name']}"))
@@ -382,6 +392,12 @@ def compare_command(args: Any) -> int:
             print(f"\n{arm} vs {rows['reference'].iloc[0]} by {args.level}: mean paired "
                   "difference (95% interval)")
             print(area_table(rows, arm, args.level, outcomes).to_string(index=False))
+    if loaded.manifest.get("claims"):
+        from sim.claims import claims_table, print_claims
+
+        claims = claims_table(loaded)
+        atomic_write_text(loaded.store.root / "claims.csv", claims.to_csv(index=False))
+        print_claims(claims)
     runs = loaded.runs
     missing = int((runs["status"] != "done").sum())
     print(f"\n{int((runs['status'] == 'done').sum())} of {len(runs)} arm-seed runs finished"
