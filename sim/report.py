@@ -377,7 +377,10 @@ def compare_command(args: Any) -> int:
     """``sim compare DIR``: the summary from finished runs, without running anything."""
     loaded = load(ResultsStore(args.results))
     summary, path = write_summary(loaded)
-    outcomes = args.outcome or chosen_outcomes(loaded.manifest, set(loaded.values["outcome"]))
+    # Default outcomes: those the summary has (annual ones need a run of a year or more).
+    outcomes = args.outcome or [
+        o for o in chosen_outcomes(loaded.manifest, set(loaded.values["outcome"]))
+        if o in set(summary["outcome"])]
     unknown = [o for o in outcomes if o not in set(summary["outcome"])]
     if unknown and len(summary):
         from sim.errors import SimInputError

@@ -388,3 +388,19 @@ def test_experiment_command_on_finished_results_skips_runs_and_writes_the_report
     assert "heavier vs baseline" in out and "emergency/unregistered placements" in out
     assert main(["compare", str(reference), "--level", "rcc"]) == 0
     assert "Tees pair" in capsys.readouterr().out
+
+
+def test_compare_on_runs_shorter_than_a_year_leaves_out_annual_outcomes(
+        folder: Path, capsys) -> None:
+    """31 March measures (3+ placements, siblings) need a year; the default table must
+    still print for a half-year batch instead of failing on them."""
+    path = _experiment(folder, "half", seeds="2").with_name("half.toml")
+    path.write_text(path.read_text().replace("years = 1", "years = 0.5"))
+    out = folder / "results_half"
+    assert main(["experiment", str(path), "--executor", "inprocess", "--out", str(out),
+                 "--quiet", "--no-report"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "sufficiency" in printed or "children" in printed
+    assert "3+ placements" not in printed
