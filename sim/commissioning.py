@@ -240,21 +240,29 @@ class Commissioner:
         return [(t, True) for t in fitting] + [(t, False) for t in fallback]
 
     # -- search ------------------------------------------------------------------------
-    def pools(self, child: Child, ptype: PlacementType) -> list[tuple[int, float]]:
-        """LAs whose settings of this type the child's LA may use, nearest first, and miles.
-
-        In-house carers and LA homes are limited to the LA's pool (itself, unless a
-        policy pools them); independent provision can be bought anywhere.
-        """
+    def _pool(self, child: Child, ptype: PlacementType) -> tuple[int, ...] | None:
+        """The LAs whose in-house settings of this type the child's LA may use (None:
+        independent provision, bought anywhere)."""
         la = self.model.las[child.la]
         if ptype == PlacementType.LA_FOSTER:
             pool = la.foster_pool
         elif ptype == PlacementType.LA_HOME:
             pool = la.home_pool
         else:
-            return self.rings[child.la]
+            return None
         if la.cohort_pools:  # a policy pools this need at another tier (nested commissioning)
             pool = la.cohort_pools.get((ptype, child.need), pool)
+        return pool
+
+    def pools(self, child: Child, ptype: PlacementType) -> list[tuple[int, float]]:
+        """LAs whose settings of this type the child's LA may use, nearest first, and miles.
+
+        In-house carers and LA homes are limited to the LA's pool (itself, unless a
+        policy pools them); independent provision can be bought anywhere.
+        """
+        pool = self._pool(child, ptype)
+        if pool is None:
+            return self.rings[child.la]
         key = (child.la, pool)
         if key not in self._pool_rings:
             members = set(pool)
@@ -265,12 +273,7 @@ class Commissioner:
         """Other LAs within 1.5 x the search radius that the child's LA may use, nearest
         first: as an index array (to filter by vacancies in one vectorised step), a list
         and their distances in miles."""
-        la = self.model.las[child.la]
-        pool = (la.foster_pool if ptype == PlacementType.LA_FOSTER
-                else la.home_pool if ptype == PlacementType.LA_HOME else None)
-        if la.cohort_pools and pool is not None:
-            pool = la.cohort_pools.get((ptype, child.need), pool)
-        key = (child.la, pool, ptype)
+        key = (child.la, self._pool(child, ptype), ptype)
         cached = self._near_cache.get(key)
         if cached is None:
             ring = self.pools(child, ptype)
