@@ -59,9 +59,10 @@ class VacancyIndex:
         # Masks of LAs with vacancies change only when an LA's bucket empties or
         # fills; the version counts those changes so masks can be reused until then.
         self.version = [0] * N_TYPES
-        self._keys: dict[tuple, tuple] = {}
+        self._keys: dict[tuple, tuple[tuple, int]] = {}
+        self._key_ids: dict[tuple, int] = {}
         self.reserved: dict[str, dict[CareSetting, None]] = {}
-        self._masks: dict[tuple, tuple[int, np.ndarray | None]] = {}
+        self._masks: dict[tuple[int, int], tuple[int, np.ndarray | None]] = {}
         self._band_keys: dict[tuple, tuple] = {}
 
     def refresh(self, setting: CareSetting) -> None:
@@ -127,8 +128,9 @@ class VacancyIndex:
         return counts[band]
 
     def search_keys(self, ptype: PlacementType, youngest: float, oldest: float,
-                    specialist_only: bool, need: int = 1) -> tuple:
-        """The (band, room) buckets of one type that can take these children.
+                    specialist_only: bool, need: int = 1) -> tuple[tuple, int]:
+        """The (band, room) buckets of one type that can take these children, and a
+        small id for that set of buckets (cheap to use as a cache key).
 
         Which buckets pass depends only on where the ages fall among the (whole-year)
         band edges, so the answer is cached until a new bucket appears.
@@ -136,22 +138,25 @@ class VacancyIndex:
         room_needed = need if need < 3 else 3
         counts = self.counts[ptype]
         sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts))
-        keys = self._keys.get(sig)
-        if keys is None:
+        cached = self._keys.get(sig)
+        if cached is None:
             keys = tuple(
                 key for key in counts
                 if not (youngest < key[0] or oldest >= key[1] or (specialist_only and not key[2])
                         or key[3] != room_needed))
+            kid = self._key_ids.setdefault(keys, len(self._key_ids))
+            cached = (keys, kid)
             if all(float(e).is_integer() for key in counts for e in key[:2]):
-                self._keys[sig] = keys
-        return keys
+                self._keys[sig] = cached
+        return cached
 
-    def las_with(self, ptype: PlacementType, keys: tuple) -> np.ndarray | None:
-        """Per LA: is any of these buckets open there? (None: open nowhere.)
+    def las_with(self, ptype: PlacementType, keys: tuple, kid: int) -> np.ndarray | None:
+        """Per LA: is any of these buckets (id ``kid``, from :meth:`search_keys`) open
+        there? (None: open nowhere.)
 
         Cached until some LA's bucket of this type empties or fills.
         """
-        cached = self._masks.get((ptype, keys))
+        cached = self._masks.get((ptype, kid))
         if cached is not None and cached[0] == self.version[ptype]:
             return cached[1]
         counts = self.counts[ptype]
@@ -159,7 +164,7 @@ class VacancyIndex:
         for key in keys:
             has = counts[key] > 0
             mask = has if mask is None else mask | has
-        self._masks[(ptype, keys)] = (self.version[ptype], mask)
+        self._masks[(ptype, kid)] = (self.version[ptype], mask)
         return mask
 
     def at_type(self, ptype: PlacementType) -> list[dict[tuple, dict[CareSetting, None]]]:
@@ -202,7 +207,7 @@ class Commissioner:
             for i in range(len(dist))
         ]
         self._pool_rings: dict[tuple[int, tuple[int, ...]], list[tuple[int, float]]] = {}
-        self._near_cache: dict[tuple, tuple[np.ndarray, list[int], list[float]]] = {}
+        self._near_cache: dict[tuple, tuple] = {}
 
     # -- tiers -------------------------------------------------------------------------
     def tiers(self, child: Child, group_size: int) -> list[tuple[PlacementType, bool]]:
@@ -273,16 +278,25 @@ class Commissioner:
         """Other LAs within 1.5 x the search radius that the child's LA may use, nearest
         first: as an index array (to filter by vacancies in one vectorised step), a list
         and their distances in miles."""
-        key = (child.la, self._pool(child, ptype), ptype)
-        cached = self._near_cache.get(key)
-        if cached is None:
+        return self._plan(child, ptype)[3:6]
+
+    def _plan(self, child: Child, ptype: PlacementType) -> tuple:
+        """Where a search of one type for this child's LA looks, worked out once per
+        (LA, pool, type): (own LA, own LA in the pool, pool is only the own LA, nearby
+        LAs as index array, list and miles, search radius)."""
+        pool = self._pool(child, ptype)
+        key = (child.la, pool, ptype)
+        plan = self._near_cache.get(key)
+        if plan is None:
             ring = self.pools(child, ptype)
             limit = self.radius[ptype] * 1.5
             near = [(la, d) for la, d in ring if d <= limit and la != child.la]
             las = [la for la, _ in near]
-            cached = (np.array(las, dtype=np.intp), las, [d for _, d in near])
-            self._near_cache[key] = cached
-        return cached
+            plan = (child.la, ring[0][0] == child.la, len(ring) == 1,
+                    np.array(las, dtype=np.intp), las, [d for _, d in near],
+                    self.radius[ptype])
+            self._near_cache[key] = plan
+        return plan
 
     def _scan(self, bands: dict, keys: tuple, found: list, need: int, avoid: set) -> bool:
         """Add suitable vacancies from one LA's buckets; True once enough are found."""
@@ -309,16 +323,19 @@ class Commissioner:
         self._u_next = i
         return False
 
-    @staticmethod
-    def _profile(children: list[Child]) -> tuple:
-        """What every tier's search needs to know about the children, computed once."""
+    def _profile(self, children: list[Child]) -> tuple:
+        """What every tier's search needs to know about the children, computed once:
+        (lead, group size, youngest, oldest, any non-standard needs, settings to avoid,
+        places block-booked by the lead's buyer)."""
         lead = children[0]
+        held = self.model.vacancies.reserved_for(self.model.las[lead.la].buyer_for(lead.need))
         if len(children) == 1:
             age = lead.age()
-            return lead, 1, age, age, lead.need != Need.STANDARD, {lead.avoid}
+            return lead, 1, age, age, lead.need != Need.STANDARD, {lead.avoid}, held
         ages = [c.age() for c in children]
         return (lead, len(children), min(ages), max(ages),
-                any(c.need != Need.STANDARD for c in children), {c.avoid for c in children})
+                any(c.need != Need.STANDARD for c in children), {c.avoid for c in children},
+                held)
 
     def best_setting(self, children: list[Child], ptype: PlacementType,
                      must_fit: bool, profile: tuple | None = None) -> CareSetting | None:
@@ -330,10 +347,8 @@ class Commissioner:
         plain Python; the vectorised mask of LAs with vacancies is only built when the
         search has to go further.
         """
-        lead, need, youngest, oldest, special, avoid = profile or self._profile(children)
+        lead, need, youngest, oldest, special, avoid, held = profile or self._profile(children)
         specialist_only = must_fit and special
-        vacancies = self.model.vacancies
-        held = vacancies.reserved_for(self.model.las[lead.la].buyer_for(lead.need))
         if held:
             # Places the buyer has block-booked come first: they are paid for anyway.
             mine = [s for s in held if s.ptype == ptype and s not in avoid
@@ -341,25 +356,22 @@ class Commissioner:
                     and (s.band[2] or not specialist_only) and s.free_places >= need]
             if mine:
                 return self._best_scoring(lead, mine) if len(mine) > 1 else mine[0]
-        keys = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need)
+        vacancies = self.model.vacancies
+        keys, kid = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need)
         if not keys:
             return None
+        own, own_in_pool, only_own, idx, las, dists, radius = self._plan(lead, ptype)
         open_by_la = vacancies.at_type(ptype)
         found: list[CareSetting] = []
-        own = lead.la
-        ring = self.pools(lead, ptype)
-        done = False
-        if ring[0][0] == own:
-            done = self._scan(open_by_la[own], keys, found, need, avoid)
-        has = None if done or len(ring) == 1 else vacancies.las_with(ptype, keys)
-        if has is not None:
-            idx, las, dists = self.near(lead, ptype)
-            radius = self.radius[ptype]
-            for j in np.flatnonzero(has[idx]).tolist():
-                if dists[j] > radius and found:
-                    break
-                if self._scan(open_by_la[las[j]], keys, found, need, avoid):
-                    break
+        done = own_in_pool and self._scan(open_by_la[own], keys, found, need, avoid)
+        if not (done or only_own):
+            has = vacancies.las_with(ptype, keys, kid)
+            if has is not None:
+                for j in np.flatnonzero(has[idx]).tolist():
+                    if dists[j] > radius and found:
+                        break
+                    if self._scan(open_by_la[las[j]], keys, found, need, avoid):
+                        break
         if not found:
             return None
         if len(found) == 1:

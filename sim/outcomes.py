@@ -70,43 +70,91 @@ class ChildLog:
 
     A row is added when the child enters (or joins the 2019 stock) and completed when
     the child leaves; :meth:`to_frame` adds the open placement of children still in care.
+    Kept column by column, so a national ten-year log (~400,000 children) turns into a
+    table in a fraction of a second.
     """
 
+    COLUMNS = ("child", "la", "postcode", "birth_week", "male", "need", "uasc",
+               "legal_status", "entered_week", "exit_week", "exit_reason")
+
     def __init__(self) -> None:
-        self.rows: dict[int, list] = {}
+        self.row_of: dict[int, int] = {}
+        self.child, self.la, self.postcode = array("q"), array("q"), array("q")
+        self.birth_week, self.exit_week = array("d"), array("d")
+        self.male, self.uasc = array("b"), array("b")
+        self.need, self.exit_reason = array("q"), array("q")
+        self.legal_status: list[str] = []
+        self.entered_week: list[float] = []  # ints for entrants, floats for the 2019 stock
+
+    def __len__(self) -> int:
+        return len(self.child)
 
     def enter(self, child: Child) -> None:
-        self.rows[child.unique_id] = [
-            child.unique_id, child.la, child.postcode, child.birth_week, child.male,
-            int(child.need), child.uasc, child.legal_status, child.entered_week,
-            float("nan"), -1]
+        self.row_of[child.unique_id] = len(self.child)
+        self.child.append(child.unique_id)
+        self.la.append(child.la)
+        self.postcode.append(child.postcode)
+        self.birth_week.append(child.birth_week)
+        self.male.append(child.male)
+        self.need.append(int(child.need))
+        self.uasc.append(child.uasc)
+        self.legal_status.append(child.legal_status)
+        self.entered_week.append(child.entered_week)
+        self.exit_week.append(float("nan"))
+        self.exit_reason.append(-1)
 
     def exit(self, child: Child, week: int) -> None:
-        row = self.rows.get(child.unique_id)
+        row = self.row_of.get(child.unique_id)
         if row is not None:
-            row[9], row[10] = float(week), int(child.exit_reason)
+            self.exit_week[row] = float(week)
+            self.exit_reason[row] = int(child.exit_reason)
 
     def to_frame(self, model: CareMarketModel):
         """Children with their exit (NaN week if still in care) and open placement."""
         import pandas as pd
 
-        cols = ["child", "la", "postcode", "birth_week", "male", "need", "uasc",
-                "legal_status", "entered_week", "exit_week", "exit_reason"]
-        frame = pd.DataFrame(list(self.rows.values()), columns=cols)
-        open_cols = {"open_type": [], "open_start_week": [], "open_setting": [],
-                     "open_setting_la": [], "open_postcode": [], "open_distance": []}
-        for cid in frame["child"].tolist():
-            c = model.children.get(cid)
-            s = c.setting if c is not None else None
-            placed = c is not None and c.ptype is not None
-            open_cols["open_type"].append(int(c.ptype) if placed else -1)
-            open_cols["open_start_week"].append(float(c.placed_week) if placed else np.nan)
-            open_cols["open_setting"].append(s.unique_id if s is not None else -1)
-            open_cols["open_setting_la"].append(s.la if s is not None else -1)
-            open_cols["open_postcode"].append(s.postcode if s is not None else -1)
-            open_cols["open_distance"].append(float(c.distance) if placed else np.nan)
-        for name, values in open_cols.items():
-            frame[name] = values
+        def col(values: array, dtype) -> np.ndarray:
+            return np.frombuffer(values, dtype=dtype).copy() if len(values) else \
+                np.zeros(0, dtype=dtype)
+
+        n = len(self.child)
+        frame = pd.DataFrame({
+            "child": col(self.child, np.int64), "la": col(self.la, np.int64),
+            "postcode": col(self.postcode, np.int64),
+            "birth_week": col(self.birth_week, np.float64),
+            "male": col(self.male, np.int8).astype(bool),
+            "need": col(self.need, np.int64), "uasc": col(self.uasc, np.int8).astype(bool),
+            "legal_status": pd.Series(self.legal_status, dtype=object),
+            "entered_week": pd.Series(self.entered_week),
+            "exit_week": col(self.exit_week, np.float64),
+            "exit_reason": col(self.exit_reason, np.int64),
+        })
+        open_type = np.full(n, -1, dtype=np.int64)
+        open_start = np.full(n, np.nan)
+        open_setting = np.full(n, -1, dtype=np.int64)
+        open_setting_la = np.full(n, -1, dtype=np.int64)
+        open_postcode = np.full(n, -1, dtype=np.int64)
+        open_distance = np.full(n, np.nan)
+        row_of = self.row_of
+        for c in model.children.values():
+            row = row_of.get(c.unique_id)
+            if row is None:
+                continue
+            if c.ptype is not None:
+                open_type[row] = int(c.ptype)
+                open_start[row] = float(c.placed_week)
+                open_distance[row] = float(c.distance)
+            s = c.setting
+            if s is not None:
+                open_setting[row] = s.unique_id
+                open_setting_la[row] = s.la
+                open_postcode[row] = s.postcode
+        frame["open_type"] = open_type
+        frame["open_start_week"] = open_start
+        frame["open_setting"] = open_setting
+        frame["open_setting_la"] = open_setting_la
+        frame["open_postcode"] = open_postcode
+        frame["open_distance"] = open_distance
         return frame
 
 
