@@ -70,10 +70,10 @@ class VacancyIndex:
 
         A setting with ``f`` free places sits in the buckets (band, 1) ... (band, min(f, 3)):
         a single child searches only room-1 buckets, a sibling group only the buckets with
-        room for all of them.
+        room for all of them. (Runs on every admission and discharge, so it is inlined.)
         """
-        bands = self._open[setting.ptype][setting.la]
-        free = setting.free_places
+        free = (setting.places - setting.blocked - len(setting.occupants)
+                if setting.open else 0)
         reserved = setting.reserved_for
         if reserved is not None or setting.reserved_key is not None:
             self._refresh_reserved(setting, free)
@@ -87,8 +87,11 @@ class VacancyIndex:
         else:
             keys = ()
         old = setting.vacancy_key
-        if keys == old:
+        if keys is old:
             return
+        ptype, la = setting.ptype, setting.la
+        bands = self._open[ptype][la]
+        counts = self.counts[ptype]
         for key in old:
             if key in keys:
                 continue
@@ -96,16 +99,20 @@ class VacancyIndex:
             del bucket[setting]
             if not bucket:
                 del bands[key]  # searches iterate only non-empty buckets
-                self.version[setting.ptype] += 1  # an LA dropped out of this band's mask
-            self._count(setting.ptype, key)[setting.la] -= 1
+                self.version[ptype] += 1  # an LA dropped out of this band's mask
+            counts[key][la] -= 1
         for key in keys:
             if key in old:
                 continue
-            if key not in bands:
-                bands[key] = {}
-                self.version[setting.ptype] += 1  # an LA joined this band's mask
-            bands[key][setting] = None
-            self._count(setting.ptype, key)[setting.la] += 1
+            bucket = bands.get(key)
+            if bucket is None:
+                bucket = bands[key] = {}
+                self.version[ptype] += 1  # an LA joined this band's mask
+            bucket[setting] = None
+            count = counts.get(key)
+            if count is None:
+                count = counts[key] = np.zeros(self.n_las, dtype=np.int64)
+            count[la] += 1
         setting.vacancy_key = keys
 
     def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
@@ -180,7 +187,13 @@ class Commissioner:
     """Runs the weekly placement search for every child who needs a home."""
 
     def __init__(self, model: CareMarketModel) -> None:
+        from sim.model import CareMarketModel
+
         self.model = model
+        # Whether LAs pay the quoted price (the model's own ``price_to``): the scoring
+        # loop then reads ``setting.price`` directly.
+        self._pays_quoted_price = (type(model).price_to is CareMarketModel.price_to
+                                   and "price_to" not in vars(model))
         m = model.scenario.matching
         self.k = m.candidates
         self.match_probability = m.match_probability
@@ -382,8 +395,17 @@ class Commissioner:
         """The candidate with the lowest :meth:`score` (inlined: this runs ~10^5 times/year)."""
         e, n, la = child.easting, child.northing, child.la
         cw, dw, pen = self.cost_weight, self.distance_weight, self.out_of_area_penalty
-        price_to, hypot = self.model.price_to, math.hypot
+        hypot = math.hypot
         best, best_score = found[0], math.inf
+        if self._pays_quoted_price:
+            for s in found:
+                score = (cw * s.price
+                         + dw * hypot(e - s.easting, n - s.northing) / METRES_PER_MILE
+                         + (pen if s.la != la else 0.0))
+                if score < best_score:
+                    best, best_score = s, score
+            return best
+        price_to = self.model.price_to
         for s in found:
             score = (cw * price_to(la, s)
                      + dw * hypot(e - s.easting, n - s.northing) / METRES_PER_MILE
@@ -450,3 +472,4 @@ class Commissioner:
                     model.place_emergency(c)
                 else:
                     model.place(c, setting, setting.fits(c))
+

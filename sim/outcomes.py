@@ -163,22 +163,33 @@ ENGLAND_COLUMNS = ["year", "week", "median_distance_miles", "median_distance_fos
 
 
 class Outcomes:
-    """Counters and snapshots for one model run."""
+    """Counters and snapshots for one model run.
+
+    The running totals per LA are plain Python lists while the model runs (a placement
+    updates about ten of them, and list arithmetic is several times quicker than NumPy
+    scalar arithmetic); readers get them as NumPy arrays (``count``, ``spend``, ...),
+    rebuilt at most once after each change.
+    """
+
+    COUNTERS = ("spend", "dist_sum", "far", "outside", "well", "starts", "ceased", "moves")
+    FLOAT_COUNTERS = ("spend", "dist_sum")
 
     def __init__(self, model: CareMarketModel) -> None:
         self.model = model
         n = len(model.geography.las)
-        self.count = np.zeros((n, N_TYPES), dtype=np.int64)
-        self.spend = np.zeros(n)
-        self.spend_by_type = np.zeros(N_TYPES)
-        self.dist_sum = np.zeros(n)
-        self.far = np.zeros(n, dtype=np.int64)
-        self.outside = np.zeros(n, dtype=np.int64)
-        self.well = np.zeros(n, dtype=np.int64)
-        self.starts = np.zeros(n, dtype=np.int64)
-        self.ceased = np.zeros(n, dtype=np.int64)
-        self.moves = np.zeros(n, dtype=np.int64)
-        self.ceased_by_reason = np.zeros(5, dtype=np.int64)
+        self._count = [[0] * N_TYPES for _ in range(n)]
+        self._spend = [0.0] * n
+        self._spend_by_type = [0.0] * N_TYPES
+        self._dist_sum = [0.0] * n
+        self._far = [0] * n
+        self._outside = [0] * n
+        self._well = [0] * n
+        self._starts = [0] * n
+        self._ceased = [0] * n
+        self._moves = [0] * n
+        self._ceased_by_reason = [0] * 5
+        self._arrays: dict[str, np.ndarray] = {}
+        self._dirty = True
         self.breakdowns = 0
         self.provider_endings = 0
         self.displaced = 0
@@ -196,49 +207,127 @@ class Outcomes:
                     "annual_england": ENGLAND_COLUMNS},
         )
 
+    # -- running totals as arrays ------------------------------------------------------
+    def _array(self, name: str) -> np.ndarray:
+        """A running total as a NumPy array (a copy: writing to it changes nothing)."""
+        if self._dirty:
+            self._arrays = {}
+            self._dirty = False
+        arr = self._arrays.get(name)
+        if arr is None:
+            values = getattr(self, "_" + name)
+            dtype = np.float64 if name in self.FLOAT_COUNTERS or name == "spend_by_type" \
+                else np.int64
+            arr = self._arrays[name] = np.array(values, dtype=dtype)
+            arr.flags.writeable = False
+        return arr
+
+    @property
+    def count(self) -> np.ndarray:
+        """Children by LA (rows) and placement type (columns) now."""
+        return self._array("count")
+
+    @property
+    def spend(self) -> np.ndarray:
+        """Weekly spend on current placements per LA, pounds."""
+        return self._array("spend")
+
+    @property
+    def spend_by_type(self) -> np.ndarray:
+        """Weekly spend on current placements per placement type, pounds."""
+        return self._array("spend_by_type")
+
+    @property
+    def dist_sum(self) -> np.ndarray:
+        """Sum of placed children's miles from home per LA."""
+        return self._array("dist_sum")
+
+    @property
+    def far(self) -> np.ndarray:
+        """Children placed more than 20 miles from home per LA."""
+        return self._array("far")
+
+    @property
+    def outside(self) -> np.ndarray:
+        """Children placed outside their LA per LA."""
+        return self._array("outside")
+
+    @property
+    def well(self) -> np.ndarray:
+        """Children in the kind of home their needs call for per LA (sufficiency)."""
+        return self._array("well")
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Children who started to be looked after since the run began, per LA."""
+        return self._array("starts")
+
+    @property
+    def ceased(self) -> np.ndarray:
+        """Children who ceased to be looked after since the run began, per LA."""
+        return self._array("ceased")
+
+    @property
+    def moves(self) -> np.ndarray:
+        """Placement moves since the run began, per LA."""
+        return self._array("moves")
+
+    @property
+    def ceased_by_reason(self) -> np.ndarray:
+        """Children who ceased to be looked after, by :class:`ExitReason`."""
+        return self._array("ceased_by_reason")
+
     # -- placement bookkeeping ------------------------------------------------------
     def on_enter(self, child: Child) -> None:
         self.child_log.enter(child)
         if child.entered_week >= 0:
-            self.starts[child.la] += 1
+            self._starts[child.la] += 1
+            self._dirty = True
 
     def on_exit(self, child: Child) -> None:
         self.child_log.exit(child, self.model.week)
-        self.ceased[child.la] += 1
-        self.ceased_by_reason[child.exit_reason] += 1
+        self._ceased[child.la] += 1
+        self._ceased_by_reason[child.exit_reason] += 1
+        self._dirty = True
 
     def on_place(self, child: Child) -> None:
-        la = child.la
-        self.count[la, child.ptype] += 1
-        self.spend[la] += child.weekly_cost
-        self.spend_by_type[child.ptype] += child.weekly_cost
-        if child.setting is not None and (p := child.setting.provider) is not None:
-            p.revenue_rate += child.weekly_cost
-        self.dist_sum[la] += child.distance
-        if child.distance > FAR_MILES:
-            self.far[la] += 1
-        if child.setting is not None and child.setting.location_la != la:
-            self.outside[la] += 1
-        child.was_well_placed = child.well_placed
-        if child.was_well_placed:
-            self.well[la] += 1
+        la, ptype, cost, distance, s = (child.la, child.ptype, child.weekly_cost,
+                                        child.distance, child.setting)
+        self._dirty = True
+        self._count[la][ptype] += 1
+        self._spend[la] += cost
+        self._spend_by_type[ptype] += cost
+        if s is not None:
+            if (p := s.provider) is not None:
+                p.revenue_rate += cost
+            if s.location_la != la:
+                self._outside[la] += 1
+        self._dist_sum[la] += distance
+        if distance > FAR_MILES:
+            self._far[la] += 1
+        child.was_well_placed = well = child.well_placed
+        if well:
+            self._well[la] += 1
         if len(child.placement_starts) > 1:
-            self.moves[la] += 1
+            self._moves[la] += 1
 
     def on_unplace(self, child: Child) -> None:
-        la = child.la
-        self.count[la, child.ptype] -= 1
-        self.spend[la] -= child.weekly_cost
-        self.spend_by_type[child.ptype] -= child.weekly_cost
-        if child.setting is not None and (p := child.setting.provider) is not None:
-            p.revenue_rate -= child.weekly_cost
-        self.dist_sum[la] -= child.distance
-        if child.distance > FAR_MILES:
-            self.far[la] -= 1
-        if child.setting is not None and child.setting.location_la != la:
-            self.outside[la] -= 1
+        la, ptype, cost, distance, s = (child.la, child.ptype, child.weekly_cost,
+                                        child.distance, child.setting)
+        self._dirty = True
+        self._count[la][ptype] -= 1
+        self._spend[la] -= cost
+        self._spend_by_type[ptype] -= cost
+        if s is not None:
+            if (p := s.provider) is not None:
+                p.revenue_rate -= cost
+            if s.location_la != la:
+                self._outside[la] -= 1
+        self._dist_sum[la] -= distance
+        if distance > FAR_MILES:
+            self._far[la] -= 1
         if child.was_well_placed:
-            self.well[la] -= 1
+            self._well[la] -= 1
 
     def log_episode(self, child: Child) -> None:
         """Close the child's current placement episode (kept for SSDA903-style output)."""
@@ -275,20 +364,21 @@ class Outcomes:
         m = self.model
         week = m.week
         in_care = self.count.sum(axis=1)
+        count, dist_sum, spend = self.count, self.dist_sum, self.spend
         for la in self.model.active_las:
             n = int(in_care[la])
             row = {
                 "week": week, "la": self.model.geography.las[la].ons_code,
-                "children_in_care": n, "well_placed": int(self.well[la]),
-                "emergency": int(self.count[la, PlacementType.EMERGENCY]),
-                "far_20_miles": int(self.far[la]), "outside_la": int(self.outside[la]),
-                "mean_distance_miles": float(self.dist_sum[la] / n) if n else 0.0,
-                "weekly_spend": float(self.spend[la]) + m.contracts.void_spend.get(la, 0.0),
+                "children_in_care": n, "well_placed": self._well[la],
+                "emergency": int(count[la, PlacementType.EMERGENCY]),
+                "far_20_miles": self._far[la], "outside_la": self._outside[la],
+                "mean_distance_miles": float(dist_sum[la] / n) if n else 0.0,
+                "weekly_spend": float(spend[la]) + m.contracts.void_spend.get(la, 0.0),
                 "weekly_budget": float(self.model.las[la].budget),
                 "policy_spend": float(self.policy_spend[la]),
             }
             for t, name in enumerate(TYPE_NAMES):
-                row[f"n_{name}"] = int(self.count[la, t])
+                row[f"n_{name}"] = int(count[la, t])
             self.datacollector.add_table_row("la", row)
 
     def _record_annual(self) -> None:
