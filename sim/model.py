@@ -298,11 +298,11 @@ class CareMarketModel(mesa.Model):
     def _schedule_exit(self, child: Child, week: float, reason: int) -> None:
         child.exit_week = week
         child.exit_reason = reason
-        self.calendar[max(int(np.ceil(week)), self.week + 1)].append((EXIT, child, -1))
+        self.calendar[max(math.ceil(week), self.week + 1)].append((EXIT, child, -1))
         if reason == ExitReason.ADOPTED:
             # Children are placed with their adopters some months before the order.
             lead = self.scenario.demand.placed_for_adoption_weeks
-            when = int(np.ceil(week - lead))
+            when = math.ceil(week - lead)
             if when > self.week:
                 self.calendar[when].append((ADOPTIVE_PLACEMENT, child, -1))
 

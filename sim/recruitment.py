@@ -70,6 +70,9 @@ class FosteringService:
         self.ptype = ptype
         self.las = las
         self.weights = weights / weights.sum()
+        # Cumulative shares for drawing where a new carer lives (what rng.choice does).
+        self.cumulative = np.cumsum(self.weights)
+        self.cumulative /= self.cumulative[-1]
         self.assessors = simpy.Resource(env, capacity=max(1, assessors))
         self.approval_rate = 0.0
 
@@ -180,7 +183,9 @@ class RecruitmentPipeline:
             self.counts.withdrawals += 1  # the agency has gone: its applicants are lost
         elif self.rng.random() < min(service.approval_rate
                                      * lv.value("approval_rate", region, in_house), 1.0):
-            la = service.las[int(self.rng.choice(len(service.las), p=service.weights))]
+            # Inverse-CDF draw: the same draw as rng.choice(p=weights), without its checks.
+            k = int(service.cumulative.searchsorted(self.rng.random(), side="right"))
+            la = service.las[k]
             self.model.approve_household(service, la)
             self.counts.approvals += 1
         else:
