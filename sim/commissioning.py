@@ -128,12 +128,6 @@ class VacancyIndex:
         """Settings with a free place held for ``buyer`` under block contracts."""
         return self.reserved.get(buyer, {})
 
-    def _count(self, ptype: PlacementType, band: tuple) -> np.ndarray:
-        counts = self.counts[ptype]
-        if band not in counts:
-            counts[band] = np.zeros(self.n_las, dtype=np.int64)
-        return counts[band]
-
     def search_keys(self, ptype: PlacementType, youngest: float, oldest: float,
                     specialist_only: bool, need: int = 1) -> tuple[tuple, int]:
         """The (band, room) buckets of one type that can take these children, and a
@@ -286,12 +280,6 @@ class Commissioner:
             members = set(pool)
             self._pool_rings[key] = [(i, d) for i, d in self.rings[child.la] if i in members]
         return self._pool_rings[key]
-
-    def near(self, child: Child, ptype: PlacementType) -> tuple[np.ndarray, list[int], list[float]]:
-        """Other LAs within 1.5 x the search radius that the child's LA may use, nearest
-        first: as an index array (to filter by vacancies in one vectorised step), a list
-        and their distances in miles."""
-        return self._plan(child, ptype)[3:6]
 
     def _plan(self, child: Child, ptype: PlacementType) -> tuple:
         """Where a search of one type for this child's LA looks, worked out once per
