@@ -162,6 +162,30 @@ ENGLAND_COLUMNS = ["year", "week", "median_distance_miles", "median_distance_fos
                    "median_distance_homes"]
 
 
+class _Total:
+    """A running total of :class:`Outcomes`, read as a NumPy array (a read-only copy)."""
+
+    def __init__(self, doc: str, dtype: type = np.int64) -> None:
+        self.__doc__ = doc
+        self.dtype = dtype
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, outcomes: Outcomes | None, owner: type | None = None):
+        if outcomes is None:
+            return self
+        if outcomes._dirty:
+            outcomes._arrays = {}
+            outcomes._dirty = False
+        arr = outcomes._arrays.get(self.name)
+        if arr is None:
+            arr = np.array(getattr(outcomes, "_" + self.name), dtype=self.dtype)
+            arr.flags.writeable = False
+            outcomes._arrays[self.name] = arr
+        return arr
+
+
 class Outcomes:
     """Counters and snapshots for one model run.
 
@@ -171,8 +195,18 @@ class Outcomes:
     rebuilt at most once after each change.
     """
 
-    COUNTERS = ("spend", "dist_sum", "far", "outside", "well", "starts", "ceased", "moves")
-    FLOAT_COUNTERS = ("spend", "dist_sum")
+    count = _Total("Children by LA (rows) and placement type (columns) now.")
+    spend = _Total("Weekly spend on current placements per LA, pounds.", np.float64)
+    spend_by_type = _Total("Weekly spend on current placements per placement type, pounds.",
+                           np.float64)
+    dist_sum = _Total("Sum of placed children's miles from home per LA.", np.float64)
+    far = _Total("Children placed more than 20 miles from home per LA.")
+    outside = _Total("Children placed outside their LA per LA.")
+    well = _Total("Children in the kind of home their needs call for per LA (sufficiency).")
+    starts = _Total("Children who started to be looked after since the run began, per LA.")
+    ceased = _Total("Children who ceased to be looked after since the run began, per LA.")
+    moves = _Total("Placement moves since the run began, per LA.")
+    ceased_by_reason = _Total("Children who ceased to be looked after, by ExitReason.")
 
     def __init__(self, model: CareMarketModel) -> None:
         self.model = model
@@ -206,76 +240,6 @@ class Outcomes:
             tables={"la": LA_COLUMNS, "annual": ANNUAL_COLUMNS,
                     "annual_england": ENGLAND_COLUMNS},
         )
-
-    # -- running totals as arrays ------------------------------------------------------
-    def _array(self, name: str) -> np.ndarray:
-        """A running total as a NumPy array (a copy: writing to it changes nothing)."""
-        if self._dirty:
-            self._arrays = {}
-            self._dirty = False
-        arr = self._arrays.get(name)
-        if arr is None:
-            values = getattr(self, "_" + name)
-            dtype = np.float64 if name in self.FLOAT_COUNTERS or name == "spend_by_type" \
-                else np.int64
-            arr = self._arrays[name] = np.array(values, dtype=dtype)
-            arr.flags.writeable = False
-        return arr
-
-    @property
-    def count(self) -> np.ndarray:
-        """Children by LA (rows) and placement type (columns) now."""
-        return self._array("count")
-
-    @property
-    def spend(self) -> np.ndarray:
-        """Weekly spend on current placements per LA, pounds."""
-        return self._array("spend")
-
-    @property
-    def spend_by_type(self) -> np.ndarray:
-        """Weekly spend on current placements per placement type, pounds."""
-        return self._array("spend_by_type")
-
-    @property
-    def dist_sum(self) -> np.ndarray:
-        """Sum of placed children's miles from home per LA."""
-        return self._array("dist_sum")
-
-    @property
-    def far(self) -> np.ndarray:
-        """Children placed more than 20 miles from home per LA."""
-        return self._array("far")
-
-    @property
-    def outside(self) -> np.ndarray:
-        """Children placed outside their LA per LA."""
-        return self._array("outside")
-
-    @property
-    def well(self) -> np.ndarray:
-        """Children in the kind of home their needs call for per LA (sufficiency)."""
-        return self._array("well")
-
-    @property
-    def starts(self) -> np.ndarray:
-        """Children who started to be looked after since the run began, per LA."""
-        return self._array("starts")
-
-    @property
-    def ceased(self) -> np.ndarray:
-        """Children who ceased to be looked after since the run began, per LA."""
-        return self._array("ceased")
-
-    @property
-    def moves(self) -> np.ndarray:
-        """Placement moves since the run began, per LA."""
-        return self._array("moves")
-
-    @property
-    def ceased_by_reason(self) -> np.ndarray:
-        """Children who ceased to be looked after, by :class:`ExitReason`."""
-        return self._array("ceased_by_reason")
 
     # -- placement bookkeeping ------------------------------------------------------
     def on_enter(self, child: Child) -> None:
