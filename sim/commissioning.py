@@ -181,13 +181,7 @@ class Commissioner:
     """Runs the weekly placement search for every child who needs a home."""
 
     def __init__(self, model: CareMarketModel) -> None:
-        from sim.model import CareMarketModel
-
         self.model = model
-        # Whether LAs pay the quoted price (the model's own ``price_to``): the scoring
-        # loop then reads ``setting.price`` directly.
-        self._pays_quoted_price = (type(model).price_to is CareMarketModel.price_to
-                                   and "price_to" not in vars(model))
         m = model.scenario.matching
         self.k = m.candidates
         self.match_probability = m.match_probability
@@ -383,17 +377,8 @@ class Commissioner:
         """The candidate with the lowest :meth:`score` (inlined: this runs ~10^5 times/year)."""
         e, n, la = child.easting, child.northing, child.la
         cw, dw, pen = self.cost_weight, self.distance_weight, self.out_of_area_penalty
-        hypot = math.hypot
+        price_to, hypot = self.model.price_to, math.hypot
         best, best_score = found[0], math.inf
-        if self._pays_quoted_price:
-            for s in found:
-                score = (cw * s.price
-                         + dw * hypot(e - s.easting, n - s.northing) / METRES_PER_MILE
-                         + (pen if s.la != la else 0.0))
-                if score < best_score:
-                    best, best_score = s, score
-            return best
-        price_to = self.model.price_to
         for s in found:
             score = (cw * price_to(la, s)
                      + dw * hypot(e - s.easting, n - s.northing) / METRES_PER_MILE
