@@ -42,7 +42,7 @@ run: $(STAMP)
 	$(BIN)/sim run scenarios/baseline.toml --seed 1 --years 4 --scale 1.0 --out results/baseline
 
 test: $(STAMP) $(STAMP903)
-	$(BIN)/ruff check sim tests benchmarks experiments
+	$(BIN)/ruff check sim tests benchmarks experiments docs
 	@# pytest exits 5 when it collects no tests: that is a failure here, not a pass.
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo 'error: pytest collected no tests' >&2; exit 1; fi; exit $$rc
 

@@ -1,25 +1,10 @@
 """Regenerate docs/parameters.md from the scenario: python docs/generate_parameters.py."""
 
+from pathlib import Path
+
 from sim.scenario import describe_parameters
 
-def fmt(v):
-    if isinstance(v, dict):
-        return "; ".join(f"{k}: {fmt(x)}" for k, x in v.items())
-    if isinstance(v, float):
-        return f"{v:,.6g}" if abs(v) >= 1000 else f"{v:g}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}" if abs(v) >= 10000 else str(v)
-    return str(v)
-
-def rng(lo, hi):
-    f = lambda x: "—" if x is None else fmt(x)
-    return f"[{f(lo)}, {f(hi)}]"
-
-def cell(s):
-    return str(s).replace("|", "\\|").replace("\n", " ")
-
-rows = describe_parameters()
-out = [
+INTRO = [
     "# Model parameters",
     "",
     "Generated from `sim.scenario.describe_parameters()` (the same table `sim params` prints); "
@@ -39,20 +24,45 @@ out = [
     "(4; weeks between per-LA snapshots), `only_las` (restrict the run to some LAs) and "
     "`policies` (the `[[policies]]` array).",
     "",
-    f"{len(rows)} parameters.",
 ]
-group = None
-for r in rows:
-    g = r["parameter"].split(".")[0]
-    if g != group:
-        group = g
-        out += ["", f"## `{g}`", "",
-                "| parameter | default | unit | allowed range | source |",
-                "|---|---|---|---|---|"]
-    lo, hi = r["range"]
-    out.append(f"| `{r['parameter']}` | {cell(fmt(r['default']))} | {cell(r['unit'])} | "
-               f"{rng(lo, hi)} | {cell(r['source'])} |")
-out.append("")
-from pathlib import Path
 
-(Path(__file__).parent / "parameters.md").write_text("\n".join(out))
+
+def fmt(v) -> str:
+    """A default as the table shows it (thousands separated, tables as key: value)."""
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {fmt(x)}" for k, x in v.items())
+    if isinstance(v, float):
+        return f"{v:,.6g}" if abs(v) >= 1000 else f"{v:g}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
+    return str(v)
+
+
+def bound(x) -> str:
+    return "—" if x is None else fmt(x)
+
+
+def cell(s) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def main() -> None:
+    rows = describe_parameters()
+    out = [*INTRO, f"{len(rows)} parameters."]
+    group = None
+    for r in rows:
+        g = r["parameter"].split(".")[0]
+        if g != group:
+            group = g
+            out += ["", f"## `{g}`", "",
+                    "| parameter | default | unit | allowed range | source |",
+                    "|---|---|---|---|---|"]
+        lo, hi = r["range"]
+        out.append(f"| `{r['parameter']}` | {cell(fmt(r['default']))} | {cell(r['unit'])} | "
+                   f"[{bound(lo)}, {bound(hi)}] | {cell(r['source'])} |")
+    out.append("")
+    (Path(__file__).parent / "parameters.md").write_text("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

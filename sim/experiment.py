@@ -55,6 +55,7 @@ from typing import Any
 from sim import __version__
 from sim.claims import Claim, claim_pairs, parse_claims
 from sim.errors import SimInputError
+from sim.provenance import code_fingerprint
 
 FIELDS = ("name", "description", "baseline", "scenarios", "seeds", "years", "scale",
           "outcomes", "overrides", "grid", "claims")
@@ -109,7 +110,7 @@ class RunTask:
         """The run's identity, written beside its results."""
         return {"key": self.key, "scenario_file": self.scenario_path,
                 "overrides": dict(self.overrides), "seed": self.seed, "years": self.years,
-                "scale": self.scale, "version": __version__}
+                "scale": self.scale, "version": __version__, "code": code_fingerprint()}
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class Experiment:
             "name": self.name, "description": self.description, "experiment_file": self.path,
             "experiment_text": self.text, "seeds": list(self.seeds), "years": self.years,
             "scale": self.scale, "outcomes": list(self.outcomes), "version": __version__,
+            "code": code_fingerprint(),
             "baseline": self.baseline.label,
             "scenarios": {s.label: {"file": s.path, "name": s.name, "text": s.text}
                           for s in (self.baseline, *self.scenarios)},
@@ -180,10 +182,14 @@ class Experiment:
 
 def run_key(scenario_text: str, overrides: tuple[tuple[str, Any], ...], seed: int,
             years: float, scale: float) -> str:
-    """Hash of everything that determines a run, so a finished run is never redone."""
+    """Hash of everything that determines a run, so a finished run is never redone.
+
+    The model's code enters through :func:`~sim.provenance.code_fingerprint`, so after
+    any change to the model a batch reruns instead of reusing results from the old code.
+    """
     data = {"scenario": scenario_text, "overrides": sorted([k, v] for k, v in overrides),
             "seed": int(seed), "years": float(years), "scale": float(scale),
-            "version": __version__}
+            "version": __version__, "code": code_fingerprint()}
     blob = json.dumps(data, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 

@@ -1,8 +1,9 @@
 """Run results as tidy tables, written with their provenance.
 
 Every result directory holds the tables (Parquet and CSV) and ``run.json`` with the
-scenario (as data), the seed, the package version, the git commit if known and the
-date, so a result can always be traced to what produced it and re-run.
+scenario (as data), the seed, the package version, the git commit if known, a hash of
+the model code (:mod:`sim.provenance`) and the date, so a result can always be traced
+to what produced it and re-run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
+from sim.provenance import code_fingerprint
 from sim.types import TYPE_NAMES
 
 if TYPE_CHECKING:
@@ -82,6 +84,7 @@ class RunResult:
             "package": "care-market-sim",
             "version": __version__,
             "git_commit": _git_commit(),
+            "code": code_fingerprint(),
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         policy_tables: dict[str, pd.DataFrame] = {}

@@ -3,9 +3,10 @@
 Each run's tables are written as Parquet into a temporary folder that is renamed to
 ``runs/<key>/`` only when complete, so a batch killed at any moment (even with SIGKILL)
 leaves either a finished run or nothing; ``<key>`` hashes everything that determines the
-run (scenario text and overrides, seed, years, scale, package version), so rerunning a
-batch skips every finished run. A run that raises leaves ``runs/<key>/error.json``
-instead (the error and its traceback); failed runs are tried again on the next batch.
+run (scenario text and overrides, seed, years, scale, package version and a hash of the
+model code), so rerunning a batch skips every finished run and reruns any made by other
+code. A run that raises leaves ``runs/<key>/error.json`` instead (the error and its
+traceback); failed runs are tried again on the next batch.
 
 Layout::
 

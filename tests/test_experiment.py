@@ -404,3 +404,48 @@ def test_compare_on_runs_shorter_than_a_year_leaves_out_annual_outcomes(
     printed = capsys.readouterr().out
     assert "sufficiency" in printed or "children" in printed
     assert "3+ placements" not in printed
+
+
+# -- provenance ----------------------------------------------------------------------------
+def _package_copy(tmp_path: Path) -> Path:
+    import shutil
+
+    from sim.provenance import PACKAGE_ROOT
+    copy = tmp_path / "sim"
+    shutil.copytree(PACKAGE_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_code_fingerprint_changes_with_the_model_but_not_with_its_plots(tmp_path: Path) -> None:
+    """An edit to the model's code or data changes the fingerprint (so run keys change and
+    a batch reruns); an edit to a presentation-only module does not."""
+    from sim.provenance import code_fingerprint, fingerprint_of
+    copy = _package_copy(tmp_path)
+    assert fingerprint_of(copy) == code_fingerprint()
+    figures = copy / "figures.py"
+    figures.write_text(figures.read_text() + "\n# a new colour\n")
+    assert fingerprint_of(copy) == code_fingerprint()
+    model = copy / "commissioning.py"
+    original = model.read_text()
+    model.write_text(original.replace("self.k = m.candidates", "self.k = m.candidates + 1"))
+    assert model.read_text() != original
+    changed = fingerprint_of(copy)
+    assert changed != code_fingerprint()
+    model.write_text(original)
+    data = sorted((copy / "data").glob("*"))[0]
+    data.write_bytes(data.read_bytes() + b"\n")
+    assert fingerprint_of(copy) not in (code_fingerprint(), changed)
+
+
+def test_run_keys_and_provenance_carry_the_code_fingerprint(folder: Path, reference: Path,
+                                                            monkeypatch) -> None:
+    """Finished runs made by other code are not reused: the key depends on the fingerprint."""
+    import sim.experiment
+    from sim.provenance import code_fingerprint
+    spec = load_experiment(_experiment(folder, "ref"))
+    keys = [t.key for t in spec.tasks(reference)]
+    assert sorted(keys) == _done_keys(reference)
+    info = json.loads((reference / "runs" / keys[0] / "run.json").read_text())
+    assert code_fingerprint() in json.dumps(info)
+    monkeypatch.setattr(sim.experiment, "code_fingerprint", lambda: "0" * 16)
+    assert not set(t.key for t in spec.tasks(reference)) & set(keys)
