@@ -445,4 +445,3 @@ class Commissioner:
                     model.place_emergency(c)
                 else:
                     model.place(c, setting, setting.fits(c))
-

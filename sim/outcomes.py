@@ -40,6 +40,11 @@ ANNUAL_COLUMNS = [
     "age_10_15", "age_16_17", "starts", "ceased", "moves",
 ]
 
+def _column(values: array) -> np.ndarray:
+    """A typed log column as a NumPy array of the same type (a copy, so the log can grow)."""
+    return np.frombuffer(values, dtype=values.typecode).copy()
+
+
 class EpisodeLog:
     """Closed placement episodes as typed columns (``array``), one entry per episode."""
 
@@ -59,9 +64,7 @@ class EpisodeLog:
     def to_frame(self):
         import pandas as pd
 
-        return pd.DataFrame({name: np.frombuffer(getattr(self, name),
-                                                 dtype=np.int64 if name in self.INT_COLUMNS
-                                                 else np.float64).copy()
+        return pd.DataFrame({name: _column(getattr(self, name))
                              for name in (*self.INT_COLUMNS, *self.FLOAT_COLUMNS)})
 
 
@@ -73,9 +76,6 @@ class ChildLog:
     Kept column by column, so a national ten-year log (~400,000 children) turns into a
     table in a fraction of a second.
     """
-
-    COLUMNS = ("child", "la", "postcode", "birth_week", "male", "need", "uasc",
-               "legal_status", "entered_week", "exit_week", "exit_reason")
 
     def __init__(self) -> None:
         self.row_of: dict[int, int] = {}
@@ -113,21 +113,17 @@ class ChildLog:
         """Children with their exit (NaN week if still in care) and open placement."""
         import pandas as pd
 
-        def col(values: array, dtype) -> np.ndarray:
-            return np.frombuffer(values, dtype=dtype).copy() if len(values) else \
-                np.zeros(0, dtype=dtype)
-
         n = len(self.child)
         frame = pd.DataFrame({
-            "child": col(self.child, np.int64), "la": col(self.la, np.int64),
-            "postcode": col(self.postcode, np.int64),
-            "birth_week": col(self.birth_week, np.float64),
-            "male": col(self.male, np.int8).astype(bool),
-            "need": col(self.need, np.int64), "uasc": col(self.uasc, np.int8).astype(bool),
+            "child": _column(self.child), "la": _column(self.la),
+            "postcode": _column(self.postcode),
+            "birth_week": _column(self.birth_week),
+            "male": _column(self.male).astype(bool),
+            "need": _column(self.need), "uasc": _column(self.uasc).astype(bool),
             "legal_status": pd.Series(self.legal_status, dtype=object),
             "entered_week": pd.Series(self.entered_week),
-            "exit_week": col(self.exit_week, np.float64),
-            "exit_reason": col(self.exit_reason, np.int64),
+            "exit_week": _column(self.exit_week),
+            "exit_reason": _column(self.exit_reason),
         })
         open_type = np.full(n, -1, dtype=np.int64)
         open_start = np.full(n, np.nan)

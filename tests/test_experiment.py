@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -408,8 +409,6 @@ def test_compare_on_runs_shorter_than_a_year_leaves_out_annual_outcomes(
 
 # -- provenance ----------------------------------------------------------------------------
 def _package_copy(tmp_path: Path) -> Path:
-    import shutil
-
     from sim.provenance import PACKAGE_ROOT
     copy = tmp_path / "sim"
     shutil.copytree(PACKAGE_ROOT, copy, ignore=shutil.ignore_patterns("__pycache__"))

@@ -63,7 +63,7 @@ class CareSetting(mesa.Agent):
         return True
 
     def admit(self, child: Child) -> None:
-        if not self.open or self.places - self.blocked - len(self.occupants) <= 0:
+        if self.free_places <= 0:
             raise RuntimeError(f"{type(self).__name__} {self.unique_id} is full")
         self.occupants.append(child)
         self.model.vacancies.refresh(self)
