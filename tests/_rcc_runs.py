@@ -75,7 +75,6 @@ def _run(spec: str, seed: int) -> dict[str, Any]:
         "home_places_in_members": sum(s.places for s in homes if s.location_la in members),
         "members_in_homes_in_area": sum(1 for c in kids if c.ptype in (PT.LA_HOME, PT.PRIVATE_HOME)
                                         and c.setting.location_la in members),
-        "emergency_weeks": float(nat["n_emergency"].sum()),
         "complex_not_met": float(np.mean([not c.well_placed for c in complex_])),
         "complex_in_house": sum(1 for c in complex_ if c.ptype in (PT.LA_FOSTER, PT.LA_HOME)),
         "complex_cost": float(np.mean([c.weekly_cost for c in complex_])),
