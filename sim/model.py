@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 WEEKS_PER_YEAR = 52.1775
 EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, ADOPTIVE_PLACEMENT = range(7)
+FOSTER_TYPES = (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER, PlacementType.KINSHIP)
 STREAMS = ("supply", "entries", "matching", "stability", "recruitment", "market", "policy")
 
 
@@ -536,9 +537,7 @@ class CareMarketModel(mesa.Model):
                     self.queue.append([obj])
             elif kind == ADOPTIVE_PLACEMENT:
                 if obj.unique_id in self.children and obj.ptype != PlacementType.ADOPTION:
-                    if obj.ptype is not None:
-                        self._end_placement(obj)
-                    self.place_without_setting(obj, PlacementType.ADOPTION)
+                    self._adoptive_placement(obj)
             elif kind == DEREGISTER:
                 self.deregister(obj)
             elif kind == STAYING_PUT_END:
@@ -554,6 +553,32 @@ class CareMarketModel(mesa.Model):
                 if provider.active:
                     open_home(self, provider, la, self.streams["market"])
                     self.market.homes_opened += 1
+
+    def _adoptive_placement(self, child: Child) -> None:
+        """The child is placed with their adopters.
+
+        Adoption follows foster care: a child on a placement order who lives elsewhere
+        (with parents, in a home, in an emergency placement) first moves to foster carers
+        and is placed for adoption ``foster_before_adoption_weeks`` later, if that is
+        before the order; DfE's return checks this (SSDA903 rule 336).
+        """
+        weeks = self.scenario.demand.foster_before_adoption_weeks
+        if (child.ptype not in FOSTER_TYPES and weeks > 0
+                and self.week + weeks < child.exit_week and self._move_to_foster(child)):
+            self.calendar[self.week + math.ceil(weeks)].append((ADOPTIVE_PLACEMENT, child, -1))
+            return
+        if child.ptype is not None:
+            self._end_placement(child)
+        self.place_without_setting(child, PlacementType.ADOPTION)
+
+    def _move_to_foster(self, child: Child) -> bool:
+        """A foster placement (in-house first, then IFA) for a child with an adoption plan."""
+        for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
+            s = self.commissioner.best_setting([child], ptype, must_fit=False)
+            if s is not None:
+                self.place(child, s, s.fits(child))
+                return True
+        return False
 
     def _breakdown(self, child: Child) -> None:
         """A placement ends unplanned. Short provider notice means an emergency move first."""

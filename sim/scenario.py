@@ -74,6 +74,10 @@ class Demand:
     )
     placed_for_adoption_weeks: float = param(30.0, 0, 104, "weeks placed before the order",
                                              f"{EST}; 2% of stock placed for adoption ({CLA})")
+    foster_before_adoption_weeks: float = param(
+        8.0, 0, 52, "weeks in foster care before an adoptive placement",
+        f"{EST}; for a child not already in foster care when placed for adoption: adoption "
+        "follows foster care (DfE SSDA903 rule 336); 0 places for adoption directly")
     adoption_hazard: dict = param(
         {"under_1": 0.0077, "1_4": 0.0049, "5_9": 0.00056, "10_15": 0.0, "16_17": 0.0},
         0, 1, "per week", f"calibrated to about 3,500 adoptions/year ({CLA} 2019)",

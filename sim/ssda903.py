@@ -558,9 +558,6 @@ EXCLUDED_RULES: dict[str, str] = {
     "241": "needs Ofsted's provider lists (where a provider has premises); without them "
            "the package compares supported accommodation (K3) with the placing LA, so "
            "every K3 placement outside the LA fails",
-    "336": "a model simplification: children move into a placement for adoption from "
-           "whatever placement they are in (with parents, a home, an emergency placement); "
-           "in practice adoption follows foster care",
 }
 
 

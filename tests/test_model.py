@@ -569,3 +569,36 @@ def test_cli_unparsable_number_is_one_error_line(capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2
     assert len(err.splitlines()) == 1 and err.startswith("error: ")
+
+
+def _placed_for_adoption_from(result: RunResult) -> pd.Series:
+    """For every move into "placed for adoption" during the run, the placement type the
+    child moved from (the episode that ended the week the adoptive placement began)."""
+    ep, kids = result.episodes, result.children
+    adoption = int(PlacementType.ADOPTION)
+    starts = pd.concat([
+        ep.loc[ep["placement_type"].cat.codes == adoption, ["child", "start_week"]],
+        kids.loc[kids["open_type"] == adoption, ["child", "open_start_week"]]
+        .rename(columns={"open_start_week": "start_week"}),
+    ])
+    starts = starts[starts["start_week"] > 0]  # not the 2019 stock
+    before = ep.assign(code=ep["placement_type"].cat.codes)[["child", "end_week", "code"]]
+    moves = starts.merge(before, left_on=["child", "start_week"],
+                         right_on=["child", "end_week"], how="left")
+    assert moves["code"].notna().all(), "an adoptive placement with no episode before it"
+    return moves["code"].map(lambda c: PlacementType(int(c)))
+
+
+def test_adoption_follows_foster_care() -> None:
+    """Children are placed for adoption from foster care (DfE's SSDA903 rule 336): a child
+    living elsewhere moves to foster carers first. With the move switched off, some come
+    straight from their parents or a home, so the check can fail."""
+    foster = {PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER, PlacementType.KINSHIP}
+    froms = {}
+    for weeks in (8.0, 0.0):
+        scenario = Scenario().replace(**{"scale": 0.1,
+                                         "demand.foster_before_adoption_weeks": weeks})
+        froms[weeks] = _placed_for_adoption_from(CareMarketModel(scenario, seed=4).run(years=1.5))
+    assert len(froms[8.0]) > 200
+    assert froms[8.0].isin(foster).all(), froms[8.0].value_counts()
+    assert not froms[0.0].isin(foster).all()
