@@ -3,6 +3,7 @@ headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import os
@@ -217,6 +218,38 @@ def _arm_run(arm: str, seed: int, well: float, away: float) -> ArmRun:
     return ArmRun(arm, seed, national, las, flows, 1e6, 0.0)
 
 
+def test_every_la_can_be_picked_on_the_map_and_the_sea_picks_none(geography) -> None:
+    from sim.explorer.map import la_at
+
+    for la in geography.las:
+        assert la_at(*_map_position(la.ons_code)) == la.ons_code, la.name
+    assert la_at(0.01, 0.01) is None  # the North Sea, top left is west of Cornwall's tip
+    assert la_at(1.0, 0.5) is None and la_at(-0.1, 0.5) is None  # off the image
+
+
+def test_a_map_click_adds_an_la_then_takes_it_out_and_the_map_shows_it() -> None:
+    from matplotlib import image
+
+    from sim.explorer.map import PICKED, PICKER_ZOOM, picker_png
+
+    def colour_at(members: tuple[str, ...], code: str) -> str:
+        data = picker_png(members).split(",", 1)[1]
+        rgb = image.imread(io.BytesIO(base64.b64decode(data)), format="png")
+        x, y = _map_position(code)
+        rows, cols = rgb.shape[0] // PICKER_ZOOM, rgb.shape[1] // PICKER_ZOOM
+        pixel = rgb[int(y * rows) * PICKER_ZOOM, int(x * cols) * PICKER_ZOOM, :3]
+        return "#" + "".join(f"{round(255 * v):02x}" for v in pixel)
+
+    cfg = ExplorerConfig(preset="", members=("E08000001",))
+    added = cfg.toggle_member("E08000003")
+    assert added.members == ("E08000001", "E08000003")
+    assert added.toggle_member("E08000003").members == ("E08000001",)
+    assert colour_at(added.members, "E08000003") == PICKED
+    assert colour_at(cfg.members, "E08000003") != PICKED
+    with pytest.raises(SimInputError, match="map click: unknown local authority"):
+        cfg.toggle_member("E99999999")
+
+
 def test_paired_differences_with_a_95_percent_t_interval() -> None:
     base_well, conf_well = [80.0, 84.0, 82.0], [83.0, 85.0, 86.0]
     runs = [r for s in range(3) for r in (_arm_run("baseline", s, base_well[s], 9.0),
@@ -368,6 +401,17 @@ def _choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def _map_position(code: str) -> tuple[float, float]:
+    """Where an LA's centroid falls on the picking map, as fractions of its width (from
+    the left) and height (from the top)."""
+    from sim.explorer.map import picker_raster
+    from sim.geography import load_geography
+
+    la = load_geography().la(code)
+    x0, x1, y0, y1 = picker_raster().extent
+    return (la.centroid_easting - x0) / (x1 - x0), (y1 - la.centroid_northing) / (y1 - y0)
+
+
 def _numbers(texts: list[str]) -> list[float]:
     out = []
     for text in texts:
@@ -406,6 +450,18 @@ def test_page_runs_greater_manchester_in_headless_chromium(explorer_url, tmp_pat
             page.get_by_text("no LAs chosen").first.wait_for()
             page.get_by_role("button", name="Run", exact=True).click()
             assert "no LAs chosen" in page.locator(".explorer-error").inner_text()
+
+            # Picking on the map: a click on Manchester adds it, a second takes it out.
+            picker = page.locator(".explorer-picker img")
+            picker.wait_for()
+            box = picker.bounding_box()
+            x, y = _map_position("E08000003")
+            spot = {"x": x * box["width"], "y": y * box["height"]}
+            picker.click(position=spot)
+            page.get_by_text("Members (1):").wait_for()
+            assert "Manchester" in page.locator(".explorer-members").inner_text()
+            picker.click(position=spot)
+            page.get_by_text("no LAs chosen").first.wait_for()
             page.get_by_role("button", name="Preset").click()
             page.get_by_text("Members (10):").wait_for()
             years = page.get_by_label("Years")

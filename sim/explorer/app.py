@@ -132,6 +132,12 @@ def run_task(cfg: ExplorerConfig) -> Comparison:
 
 
 # -- controls --------------------------------------------------------------------------
+@solara.component_vue("picker.vue")
+def MapPicker(src: str, event_pick: Callable[[dict], None]) -> None:
+    """The picking map (an image in a Vue template); ``event_pick`` gets each click as
+    ``{"x": ..., "y": ...}``, fractions of the image's width and height."""
+
+
 @solara.component
 def CooperativeCard() -> None:
     cfg = config.value
@@ -157,6 +163,11 @@ def CooperativeCard() -> None:
         update(now.replace(preset="", members=preset.members,
                            cooperative_name=preset.cooperative_name))
 
+    def pick(click: dict) -> None:
+        code = lamap.la_at(float(click["x"]), float(click["y"]))
+        if code is not None:  # the sea
+            update(config.value.toggle_member(code))
+
     with solara.Card("1. Cooperative", margin=0, classes=["mb-3"]):
         solara.Checkbox(label="Regional Care Cooperative switched on", value=cfg.rcc_on,
                         on_value=guarded(lambda v: update(config.value.switch("rcc", v))))
@@ -177,6 +188,8 @@ def CooperativeCard() -> None:
                 clearable=True, dense=True,
                 on_v_model=guarded(lambda v: update(config.value.replace(
                     members=tuple(v or ())))))
+            MapPicker(src=lamap.picker_png(tuple(cfg.members)), event_pick=guarded(pick))
+            Html("Click an LA on the map to add it, click it again to take it out.", SMALL)
             solara.InputText("Cooperative name", value=cfg.cooperative_name,
                              on_value=guarded(lambda v: update(
                                  config.value.replace(cooperative_name=v))))

@@ -9,7 +9,9 @@ they are safe to draw while a run goes on in another thread).
 
 from __future__ import annotations
 
+import base64
 import functools
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps, patheffects
+from matplotlib import image as mpimage
 from matplotlib.colors import ListedColormap, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -32,6 +35,10 @@ ZOOM_CELLS = 320
 """Cells across a zoomed map (finer for small areas, at least 250 m)."""
 LAND = "#e4e4e4"
 OUTLINE = "#111111"
+PICKED = "#2171b5"
+"""Fill of the chosen LAs on the picking map."""
+PICKER_ZOOM = 2
+"""Screen pixels per cell side on the picking map (drawn with hard pixel edges)."""
 Groups = Sequence[tuple[str, Sequence[str]]]
 
 
@@ -240,3 +247,46 @@ def flow_map(flows: pd.DataFrame, *, title: str, groups: Groups = (),
     ax.legend(handles=handles, loc="lower left", fontsize=7, frameon=True)
     _finish(ax, raster, title)
     return fig
+
+
+# -- the picking map ---------------------------------------------------------------------
+def picker_raster() -> LaRaster:
+    """The whole-England grid that the picking map shows and that clicks are read from."""
+    bounds, cell = view(None)
+    return la_raster(bounds, cell)
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+
+
+@functools.lru_cache(maxsize=64)
+def picker_png(members: tuple[str, ...]) -> str:
+    """England's LAs as a PNG data URL, ``members`` filled in: the map a user clicks to
+    choose LAs. One grid cell is :data:`PICKER_ZOOM` pixels square, north at the top, so
+    a click's position on the image gives the cell (see :func:`la_at`)."""
+    geo = load_geography()
+    labels = picker_raster().labels[::-1]  # image rows run north to south
+    rgb = np.full((*labels.shape, 3), 255, dtype=np.uint8)  # sea
+    rgb[labels >= 0] = _rgb(LAND)
+    chosen = np.isin(labels, [geo.la(c).index for c in members])
+    rgb[chosen] = _rgb(PICKED)
+    edge = np.zeros(labels.shape, dtype=bool)
+    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
+    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
+    rgb[edge & (labels >= 0)] = 255
+    rgb = rgb.repeat(PICKER_ZOOM, axis=0).repeat(PICKER_ZOOM, axis=1)
+    buffer = io.BytesIO()
+    mpimage.imsave(buffer, rgb, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def la_at(x: float, y: float) -> str | None:
+    """ONS code of the LA under a click on the picking map, given as fractions of the
+    image's width (from the left) and height (from the top); ``None`` for the sea."""
+    if not (0.0 <= x < 1.0 and 0.0 <= y < 1.0):
+        return None
+    labels = picker_raster().labels
+    rows, cols = labels.shape
+    index = int(labels[rows - 1 - int(y * rows), int(x * cols)])
+    return load_geography().las[index].ons_code if index >= 0 else None

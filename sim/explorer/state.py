@@ -358,6 +358,13 @@ class ExplorerConfig:
         params = {**self.policies.get(policy, {}), key: value}
         return self.replace(policies={**self.policies, policy: params})
 
+    def toggle_member(self, code: str) -> ExplorerConfig:
+        """Add an LA to the chosen members, or take it out if it is there (a map click)."""
+        code = la_code(code, "map click")
+        if code in self.members:
+            return self.replace(members=tuple(c for c in self.members if c != code))
+        return self.replace(members=(*self.members, code))
+
     def param(self, policy: str, key: str) -> Any:
         """A parameter's value in the page: set there, else the policy's default."""
         from sim.policies import REGISTRY
