@@ -126,13 +126,17 @@ def _base(ax, raster: LaRaster, groups: Groups) -> None:
     labels = raster.labels
     kw = {"extent": raster.extent, "origin": "lower", "interpolation": "nearest"}
     ax.imshow(np.where(labels >= 0, 1.0, np.nan), cmap=ListedColormap([LAND]), zorder=0, **kw)
+    ax.imshow(np.where(_boundaries(labels), 1.0, np.nan), cmap=ListedColormap(["white"]),
+              alpha=0.9, zorder=2, **kw)
+    _outline(ax, raster, groups)
+
+
+def _boundaries(labels: np.ndarray) -> np.ndarray:
+    """Land cells that border another LA (drawn white between LAs)."""
     edge = np.zeros(labels.shape, dtype=bool)
     edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
     edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    edge &= labels >= 0
-    ax.imshow(np.where(edge, 1.0, np.nan), cmap=ListedColormap(["white"]), alpha=0.9, zorder=2,
-              **kw)
-    _outline(ax, raster, groups)
+    return edge & (labels >= 0)
 
 
 def _outline(ax, raster: LaRaster, groups: Groups) -> None:
@@ -271,10 +275,7 @@ def picker_png(members: tuple[str, ...]) -> str:
     rgb[labels >= 0] = _rgb(LAND)
     chosen = np.isin(labels, [geo.la(c).index for c in members])
     rgb[chosen] = _rgb(PICKED)
-    edge = np.zeros(labels.shape, dtype=bool)
-    edge[:, 1:] |= labels[:, 1:] != labels[:, :-1]
-    edge[1:, :] |= labels[1:, :] != labels[:-1, :]
-    rgb[edge & (labels >= 0)] = 255
+    rgb[_boundaries(labels)] = 255
     rgb = rgb.repeat(PICKER_ZOOM, axis=0).repeat(PICKER_ZOOM, axis=1)
     buffer = io.BytesIO()
     mpimage.imsave(buffer, rgb, format="png")
