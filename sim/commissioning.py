@@ -434,6 +434,10 @@ class Commissioner:
                      and (c.ptype is None or c.ptype == PlacementType.EMERGENCY)]
             if not group:
                 continue
+            delay = model.las[group[0].la].matching_delay_weeks
+            if delay and group[0].ptype is None:  # a new search, not a wait already served
+                model.delay_matching(group, delay)
+                continue
             setting, _ = self.find_together(group) if len(group) > 1 else (None, False)
             if setting is not None:
                 for c in group:  # each sibling is judged on their own needs

@@ -34,6 +34,9 @@ class LocalAuthorityAgent(mesa.Agent):
         # Extra breakdown hazard for placements outside the child's own LA (a regional
         # commissioner matching without the LA's local knowledge).
         self.out_of_area_breakdown_multiplier = 1.0
+        # Weeks a child needing a new placement waits in an interim (emergency) placement
+        # before the search: a commissioner apart from the child's LA matches more slowly.
+        self.matching_delay_weeks = 0
         # Per-cohort overrides (nested commissioning): (placement type, need) -> pool and
         # need -> buyer. Empty: the LA-level pools and buyer above serve every child.
         self.cohort_pools: dict[tuple[int, int], tuple[int, ...]] = {}

@@ -205,6 +205,7 @@ class RegionalCareCooperative(Policy):
         "running_cost_gbp_per_year": RUNNING_COST_PER_YEAR,
         "transition_weeks": 52,
         "local_knowledge_loss": 0.0,
+        "matching_delay_weeks": 0,
         "bureaucracy_delay_weeks": 0,
         "bureaucracy_cost_gbp_per_placement": 0.0,
     }
@@ -222,6 +223,8 @@ class RegionalCareCooperative(Policy):
         "running_cost_gbp_per_year": (0.0, 1e10, "GBP per cooperative per year"),
         "transition_weeks": (0, 520, "weeks"),
         "local_knowledge_loss": (0.0, 10.0, "extra breakdown hazard (x) out of the child's LA"),
+        "matching_delay_weeks": (0, 26, "weeks a jointly commissioned member's child waits in "
+                                 "an interim placement before its search"),
         "bureaucracy_delay_weeks": (0, 104, "weeks"),
         "bureaucracy_cost_gbp_per_placement": (0.0, 1e6, "GBP per placement"),
     }
@@ -346,7 +349,7 @@ class RegionalCareCooperative(Policy):
         for la, saved in self._saved.items():
             agent = model.las[la]
             (agent.foster_pool, agent.home_pool, agent.buyer,
-             agent.out_of_area_breakdown_multiplier) = saved
+             agent.out_of_area_breakdown_multiplier, agent.matching_delay_weeks) = saved
         coop_ids = {c.id for c in self.cooperatives}
         for contract in model.contracts.active:
             if contract.buyer in coop_ids:
@@ -394,7 +397,7 @@ class RegionalCareCooperative(Policy):
         """A member hands its pooled functions to the cooperative (staggered by transition)."""
         agent = model.las[la]
         self._saved[la] = (agent.foster_pool, agent.home_pool, agent.buyer,
-                           agent.out_of_area_breakdown_multiplier)
+                           agent.out_of_area_breakdown_multiplier, agent.matching_delay_weeks)
         joined = self._joined[k]
         joined.append(la)
         pool = tuple(sorted(joined))
@@ -408,6 +411,8 @@ class RegionalCareCooperative(Policy):
         if self.joint_commissioning:
             agent.buyer = coop.id
             self._buyer_coop[la] = k
+            # The cooperative, not the LA, now finds the placement (H5: slower matching).
+            agent.matching_delay_weeks = self._saved[la][4] + self.matching_delay_weeks
         agent.out_of_area_breakdown_multiplier = (
             self._saved[la][3] * (1.0 + self.local_knowledge_loss))
 
