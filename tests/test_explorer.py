@@ -219,10 +219,14 @@ def _arm_run(arm: str, seed: int, well: float, away: float) -> ArmRun:
 
 
 def test_every_la_can_be_picked_on_the_map_and_the_sea_picks_none(geography) -> None:
-    from sim.explorer.map import la_at
+    from sim.explorer.map import la_at, picker_labels
 
+    cells, rows, cols, names = picker_labels()  # what the page names the LA under the pointer from
+    grid = np.frombuffer(base64.b64decode(cells), dtype=np.uint8).reshape(rows, cols)
     for la in geography.las:
-        assert la_at(*_map_position(la.ons_code)) == la.ons_code, la.name
+        x, y = _map_position(la.ons_code)
+        assert la_at(x, y) == la.ons_code, la.name
+        assert names[grid[int(y * rows), int(x * cols)]] == la.name
     assert la_at(0.01, 0.01) is None  # the North Sea, top left is west of Cornwall's tip
     assert la_at(1.0, 0.5) is None and la_at(-0.1, 0.5) is None  # off the image
 
@@ -457,6 +461,8 @@ def test_page_runs_greater_manchester_in_headless_chromium(explorer_url, tmp_pat
             box = picker.bounding_box()
             x, y = _map_position("E08000003")
             spot = {"x": x * box["width"], "y": y * box["height"]}
+            picker.hover(position=spot)
+            sync_api.expect(page.locator(".explorer-picker-hover")).to_have_text("Manchester")
             picker.click(position=spot)
             page.get_by_text("Members (1):").wait_for()
             assert "Manchester" in page.locator(".explorer-members").inner_text()

@@ -133,8 +133,10 @@ def run_task(cfg: ExplorerConfig) -> Comparison:
 
 # -- controls --------------------------------------------------------------------------
 @solara.component_vue("picker.vue")
-def MapPicker(src: str, event_pick: Callable[[dict], None]) -> None:
-    """The picking map (an image in a Vue template); ``event_pick`` gets each click as
+def MapPicker(src: str, labels: str, rows: int, cols: int, names: list[str],
+              event_pick: Callable[[dict], None]) -> None:
+    """The picking map (an image in a Vue template) and its grid (:func:`map.picker_labels`,
+    to name the LA under the pointer); ``event_pick`` gets each click as
     ``{"x": ..., "y": ...}``, fractions of the image's width and height."""
 
 
@@ -188,7 +190,9 @@ def CooperativeCard() -> None:
                 clearable=True, dense=True,
                 on_v_model=guarded(lambda v: update(config.value.replace(
                     members=tuple(v or ())))))
-            MapPicker(src=lamap.picker_png(tuple(cfg.members)), event_pick=guarded(pick))
+            labels, rows, cols, names = lamap.picker_labels()
+            MapPicker(src=lamap.picker_png(tuple(cfg.members)), labels=labels, rows=rows,
+                      cols=cols, names=names, event_pick=guarded(pick))
             Html("Click an LA on the map to add it, click it again to take it out.", SMALL)
             solara.InputText("Cooperative name", value=cfg.cooperative_name,
                              on_value=guarded(lambda v: update(

@@ -282,6 +282,17 @@ def picker_png(members: tuple[str, ...]) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+@functools.cache
+def picker_labels() -> tuple[str, int, int, list[str]]:
+    """The picking map's grid for the page to name the LA under the pointer without a
+    round trip: base64 of one byte per cell (the LA's index; 255 for the sea), rows from
+    north to south, with the number of rows and columns and the LAs' names by index."""
+    labels = picker_raster().labels[::-1]
+    cells = np.where(labels >= 0, labels, 255).astype(np.uint8)
+    names = [la.name for la in load_geography().las]
+    return base64.b64encode(cells.tobytes()).decode(), labels.shape[0], labels.shape[1], names
+
+
 def la_at(x: float, y: float) -> str | None:
     """ONS code of the LA under a click on the picking map, given as fractions of the
     image's width (from the left) and height (from the top); ``None`` for the sea."""
