@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,38 +132,56 @@ def analyse(spec: SensitivitySpec, points: np.ndarray, values: pd.DataFrame) -> 
     return table.sort_values(["outcome", "rank"]).reset_index(drop=True)
 
 
+def _unit(outcome: str) -> str:
+    """The unit a measure is in, for axis labels (shares are fractions, not percentages)."""
+    base = outcome.removesuffix("_england")
+    if base.startswith("share_") or base.endswith("_share") or base == "sufficiency":
+        return "share, 0-1"
+    if "spend" in base or base.startswith(("mean_price", "unit_cost")):
+        return "£/week"
+    if "distance" in base:
+        return "miles"
+    return "count"
+
+
 def plot(spec: SensitivitySpec, table: pd.DataFrame, path: Path) -> Path:
-    """One panel per outcome: Morris mu* (error bar: its 95% interval) vs sigma, or Sobol
-    first-order and total indices as bars."""
+    """One panel per outcome, parameters ranked: Morris mu* (bar, with its 95% interval)
+    beside sigma (diamond), or Sobol first-order and total indices as bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     outcomes = list(spec.plan.outcomes)
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.2 * len(outcomes), 3.6),
+    ncols = min(3, len(outcomes))
+    nrows = math.ceil(len(outcomes) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 0.9 + 0.42 * nrows
+                                                    * (table["parameter"].nunique() + 3)),
                              squeeze=False)
-    for ax, outcome in zip(axes[0], outcomes, strict=True):
+    for ax in axes.flat[len(outcomes):]:
+        ax.set_visible(False)
+    for ax, outcome in zip(axes.flat, outcomes, strict=False):
         t = table[table["outcome"] == outcome]
         if spec.method == "morris":
-            ax.errorbar(t["mu_star"], t["sigma"], xerr=t["mu_star_conf"], fmt="o")
-            for _, r in t.iterrows():
-                ax.annotate(r["parameter"].split(".", 1)[-1], (r["mu_star"], r["sigma"]),
-                            fontsize=7, xytext=(3, 3), textcoords="offset points")
+            t = t.sort_values("mu_star")
+            y = np.arange(len(t))
+            ax.barh(y, t["mu_star"], xerr=t["mu_star_conf"], color="#4a7fb0",
+                    label="μ* with 95% interval")
+            ax.plot(t["sigma"], y, "D", color="black", markersize=4,
+                    label="σ (non-linearity, interactions)")
             ax.set_xlim(left=0)
-            ax.set_ylim(bottom=0)
-            ax.set_xlabel("μ* (mean |elementary effect|)")
-            ax.set_ylabel("σ (interaction / non-linearity)")
+            ax.set_xlabel(f"mean |change| across the parameter's range ({_unit(outcome)})",
+                          fontsize=8)
         else:
             y = np.arange(len(t))
             ax.barh(y - 0.2, t["S1"], 0.4, xerr=t["S1_conf"], label="first order S1")
             ax.barh(y + 0.2, t["ST"], 0.4, xerr=t["ST_conf"], label="total ST")
-            ax.set_yticks(y, [p.split(".", 1)[-1] for p in t["parameter"]], fontsize=7)
-            ax.set_xlabel("Sobol index")
-            ax.legend(fontsize=7)
+            ax.set_xlabel("Sobol index (share of the outcome's variance)", fontsize=8)
+        ax.set_yticks(y, [p.split(".", 1)[-1] for p in t["parameter"]], fontsize=7)
+        ax.legend(fontsize=7, loc="lower right")
         ax.set_title(outcome, fontsize=9)
     fig.suptitle(f"{spec.name}: {spec.method} ({len(spec.plan.seeds)} seed(s), "
-                 f"{spec.plan.years:g} years)", fontsize=10)
+                 f"{spec.plan.years:g} years, scale {spec.plan.scale:g})", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
