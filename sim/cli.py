@@ -79,8 +79,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     table = result.summary()
     width = max(len(o) for o in table["outcome"])
     print(f"{'outcome':<{width}}  {'unit':<10}{'start':>12}{'end':>12}")
+    def cell(value: float) -> str:
+        return f"{value:>12,.1f}" if value == value else f"{'–':>12}"  # NaN: not measured
+
     for row in table.itertuples():
-        print(f"{row.outcome:<{width}}  {row.unit:<10}{row.start:>12,.1f}{row.end:>12,.1f}")
+        print(f"{row.outcome:<{width}}  {row.unit:<10}{cell(row.start)}{cell(row.end)}")
+    if table[["start", "end"]].isna().any().any():
+        print("–: not measured yet (margins come from the providers' first quarter of accounts)")
     end = dt.date(sc.start_year, 3, 31) + dt.timedelta(weeks=round(args.years * 52.1775))
     print(f"start: 31 March {sc.start_year} (3+ placements and siblings: the first full year, "
           f"to 31 March {sc.start_year + 1}); end: {end:%d %B %Y}, after {args.years:g} years")

@@ -499,6 +499,10 @@ def test_cli_run_writes_results(capsys, tmp_path: Path) -> None:
     assert err == ""
     assert "children in care" in out
     assert "results written to" in out
+    # The start's margin is not measured yet: a dash and its footnote, never "nan".
+    margin = next(line for line in out.splitlines() if line.startswith("operating margin"))
+    assert margin.split()[-2] == "–" and "nan" not in out
+    assert "–: not measured yet" in out
     meta = json.loads((out_dir / "run.json").read_text())
     assert meta["seed"] == 2
     assert meta["scale"] == pytest.approx(0.01)
