@@ -20,6 +20,8 @@ The invariants checked after every simulated week (:func:`assert_invariants`):
 (e) the running counters (``outcomes.count``, spend, distance, far, outside, well
     placed) equal a recount from the children; the vacancy index is exact; no child is
     past its leaving week or 18; no calendar event is scheduled in the past.
+(f) nobody waits for good: every child in an emergency placement has a search due for it
+    (a re-search every few weeks, or the end of a matching delay).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from hypothesis import strategies as st
 
 from sim.agents.foster_household import FosterHousehold
 from sim.cli import main
-from sim.model import WEEKS_PER_YEAR, CareMarketModel
+from sim.model import DELAYED_MATCH, RESEARCH, WEEKS_PER_YEAR, CareMarketModel
 from sim.outcomes import FAR_MILES
 from sim.results import RunResult
 from sim.scenario import Scenario, scenario_from_dict
@@ -72,7 +74,7 @@ def _indexed(bucket: dict) -> Iterable:
 
 
 def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str]:
-    """Every broken invariant (a)-(e), as readable strings (empty when all hold)."""
+    """Every broken invariant (a)-(f), as readable strings (empty when all hold)."""
     bad: list[str] = []
     week = model.week
     home_of: dict[int, object] = {}
@@ -186,6 +188,21 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
             elif s.ptype != ptype:
                 bad.append(f"week {week}: {s.ptype.name} setting {s.unique_id} is listed "
                            f"under {ptype.name}")
+
+    # (f) Nobody waits for good: a child in an emergency placement has a search due for
+    # that placement (a re-search, or the end of a matching delay).
+    due = set()
+    for events in model.calendar.values():
+        for kind, obj, token in events:
+            if kind == RESEARCH:
+                due.add((obj.unique_id, token))
+            elif kind == DELAYED_MATCH:
+                due.update((c.unique_id, t) for c, t in zip(obj, token, strict=True))
+    stuck = [c.unique_id for c in model.children.values()
+             if c.ptype == PlacementType.EMERGENCY and (c.unique_id, c.token) not in due]
+    if stuck:
+        bad.append(f"week {week}: children {stuck[:3]} wait in emergency placements with no "
+                   "search due")
 
     # An event filed under a week that has passed would never fire.
     past = [w for w, events in model.calendar.items() if events and w <= week]
