@@ -48,8 +48,7 @@ if TYPE_CHECKING:
     from sim.results import RunResult
 
 WEEKS_PER_YEAR = 52.1775
-(EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, ADOPTIVE_PLACEMENT,
- DELAYED_MATCH) = range(8)
+EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, ADOPTIVE_PLACEMENT = range(7)
 FOSTER_TYPES = (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER, PlacementType.KINSHIP)
 STREAMS = ("supply", "entries", "matching", "stability", "recruitment", "market", "policy")
 
@@ -327,12 +326,22 @@ class CareMarketModel(mesa.Model):
         self._start_placement(child)
         self._schedule_breakdown(child)
 
-    def place_emergency(self, child: Child, search_again: bool = True) -> None:
+    def place_emergency(self, child: Child) -> None:
         """No fitting vacancy anywhere: an unregistered or emergency placement, searched
-        from again every ``emergency_research_weeks`` (unless ``search_again`` is off)."""
+        from again every ``emergency_research_weeks``."""
+        self._enter_emergency(child)
+        self._search_later([child], self.scenario.matching.emergency_research_weeks)
+
+    def delay_matching(self, group: list[Child], weeks: int) -> None:
+        """The group waits ``weeks`` in interim (emergency) placements before its search:
+        the LA's matching is slowed (e.g. done by a regional commissioner). Siblings are
+        then searched for together, as they would have been at once."""
+        for c in group:
+            self._enter_emergency(c)
+        self._search_later(group, weeks)
+
+    def _enter_emergency(self, child: Child) -> None:
         if child.ptype == PlacementType.EMERGENCY:
-            self.calendar[self.week + self.scenario.matching.emergency_research_weeks].append(
-                (RESEARCH, child, child.token))
             return
         if child.ptype is not None:
             self._end_placement(child)
@@ -342,18 +351,12 @@ class CareMarketModel(mesa.Model):
         child.weekly_cost = self.scenario.prices.emergency_cost
         child.distance = 25.0  # unknown location: counted beyond 20 miles
         self._start_placement(child)
-        if search_again:
-            self.calendar[self.week + self.scenario.matching.emergency_research_weeks].append(
-                (RESEARCH, child, child.token))
 
-    def delay_matching(self, group: list[Child], weeks: int) -> None:
-        """The group waits ``weeks`` in interim (emergency) placements before its search:
-        the LA's matching is slowed (e.g. done by a regional commissioner). Siblings are
-        then searched for together, as they would have been at once."""
-        for c in group:
-            self.place_emergency(c, search_again=False)
+    def _search_later(self, group: list[Child], weeks: int) -> None:
+        """Queue a search for the group in ``weeks``, for those still waiting in the
+        emergency placements they are in now (a move or exit in between cancels it)."""
         self.calendar[self.week + weeks].append(
-            (DELAYED_MATCH, group, tuple(c.token for c in group)))
+            (RESEARCH, group, tuple(c.token for c in group)))
 
     def place_without_setting(self, child: Child, ptype: PlacementType) -> None:
         """With parents or placed for adoption: no market place is used."""
@@ -544,10 +547,6 @@ class CareMarketModel(mesa.Model):
                 if obj.unique_id in self.children and obj.token == token:
                     self._breakdown(obj)
             elif kind == RESEARCH:
-                if obj.unique_id in self.children and obj.token == token and \
-                        obj.ptype == PlacementType.EMERGENCY:
-                    self.queue.append([obj])
-            elif kind == DELAYED_MATCH:
                 waiting = [c for c, t in zip(obj, token, strict=True)
                            if c.unique_id in self.children and c.token == t
                            and c.ptype == PlacementType.EMERGENCY]

@@ -42,7 +42,7 @@ from hypothesis import strategies as st
 
 from sim.agents.foster_household import FosterHousehold
 from sim.cli import main
-from sim.model import DELAYED_MATCH, RESEARCH, WEEKS_PER_YEAR, CareMarketModel
+from sim.model import RESEARCH, WEEKS_PER_YEAR, CareMarketModel
 from sim.outcomes import FAR_MILES
 from sim.results import RunResult
 from sim.scenario import Scenario, scenario_from_dict
@@ -195,8 +195,6 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
     for events in model.calendar.values():
         for kind, obj, token in events:
             if kind == RESEARCH:
-                due.add((obj.unique_id, token))
-            elif kind == DELAYED_MATCH:
                 due.update((c.unique_id, t) for c, t in zip(obj, token, strict=True))
     stuck = [c.unique_id for c in model.children.values()
              if c.ptype == PlacementType.EMERGENCY and (c.unique_id, c.token) not in due]
