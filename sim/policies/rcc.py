@@ -51,6 +51,9 @@ HOME_TYPES = (PlacementType.LA_HOME, PlacementType.PRIVATE_HOME)
 CAPACITY_TYPES = (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER, PlacementType.LA_HOME,
                   PlacementType.PRIVATE_HOME, PlacementType.SUPPORTED)
 NO_PLACE = (PlacementType.WITH_PARENTS, PlacementType.ADOPTION)
+# The LA hooks a member hands to the cooperative; their own values come back at the end.
+LA_HOOKS = ("foster_pool", "home_pool", "buyer", "out_of_area_breakdown_multiplier",
+            "matching_delay_weeks")
 PATHFINDER_PRESETS = ("greater_manchester", "south_east", "south_east_home_and_future")
 
 _PUBLISHED = load_national().policies
@@ -242,7 +245,7 @@ class RegionalCareCooperative(Policy):
 
     def _reset_state(self) -> None:
         self._on_week = 0
-        self._saved: dict[int, tuple] = {}
+        self._saved: dict[int, dict[str, Any]] = {}  # member -> its LA hooks before joining
         self._joins: list[tuple[int, int, int]] = []  # (week, cooperative, LA), in order
         self._next_join = 0
         self._joined: list[list[int]] = []
@@ -347,9 +350,8 @@ class RegionalCareCooperative(Policy):
     def switch_off(self, model: CareMarketModel) -> None:
         """Members go back to their own pools and buyer; contracts pass to the signing LA."""
         for la, saved in self._saved.items():
-            agent = model.las[la]
-            (agent.foster_pool, agent.home_pool, agent.buyer,
-             agent.out_of_area_breakdown_multiplier, agent.matching_delay_weeks) = saved
+            for hook, value in saved.items():
+                setattr(model.las[la], hook, value)
         coop_ids = {c.id for c in self.cooperatives}
         for contract in model.contracts.active:
             if contract.buyer in coop_ids:
@@ -396,8 +398,7 @@ class RegionalCareCooperative(Policy):
     def _join(self, model: CareMarketModel, k: int, la: int) -> None:
         """A member hands its pooled functions to the cooperative (staggered by transition)."""
         agent = model.las[la]
-        self._saved[la] = (agent.foster_pool, agent.home_pool, agent.buyer,
-                           agent.out_of_area_breakdown_multiplier, agent.matching_delay_weeks)
+        saved = self._saved[la] = {hook: getattr(agent, hook) for hook in LA_HOOKS}
         joined = self._joined[k]
         joined.append(la)
         pool = tuple(sorted(joined))
@@ -412,9 +413,9 @@ class RegionalCareCooperative(Policy):
             agent.buyer = coop.id
             self._buyer_coop[la] = k
             # The cooperative, not the LA, now finds the placement (H5: slower matching).
-            agent.matching_delay_weeks = self._saved[la][4] + self.matching_delay_weeks
+            agent.matching_delay_weeks = saved["matching_delay_weeks"] + self.matching_delay_weeks
         agent.out_of_area_breakdown_multiplier = (
-            self._saved[la][3] * (1.0 + self.local_knowledge_loss))
+            saved["out_of_area_breakdown_multiplier"] * (1.0 + self.local_knowledge_loss))
 
     # -- joint commissioning: negotiation ------------------------------------------------
     def _negotiate(self, provider: Provider, markup: float) -> float:
