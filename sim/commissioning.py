@@ -10,10 +10,10 @@ score. If no tier has a vacancy that meets the child's needs it accepts one that
 not (counted against sufficiency), and failing that an emergency or unregistered
 placement, from which it searches again every few weeks.
 
-The search is local: vacancies are indexed by placement type, LA, approval band and
-room, and the LA walks outwards through LAs in order of centroid distance, skipping LAs
-with nothing suitable and stopping once it has enough candidates. Cost therefore grows
-with the number of searches, not with the size of the market.
+The search is local: settings are filed by placement type and LA (:mod:`sim.vacancies`),
+and the LA walks outwards through LAs in order of centroid distance, stopping once it has
+enough candidates. One compiled call searches every tier of a child's preference order,
+so cost grows with the number of searches, not with the size of the market.
 """
 
 from __future__ import annotations
@@ -24,12 +24,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.geography import METRES_PER_MILE
-from sim.types import N_TYPES, Need, PlacementType
+from sim.types import Need, PlacementType
+from sim.vacancies import scan_tiers
 
 if TYPE_CHECKING:
     from sim.agents.child import Child
     from sim.agents.setting import CareSetting
     from sim.model import CareMarketModel
+
+# A sibling group's family placement: foster carers that suit, then any foster carers.
+TOGETHER = [(PlacementType.LA_FOSTER, True), (PlacementType.IFA_FOSTER, True),
+            (PlacementType.LA_FOSTER, False), (PlacementType.IFA_FOSTER, False)]
 
 SEARCHED_TYPES = (
     PlacementType.LA_FOSTER,
@@ -40,143 +45,6 @@ SEARCHED_TYPES = (
 )
 
 
-class VacancyIndex:
-    """Settings with at least one free place, by placement type, LA and approval band.
-
-    The band is a setting's ``band`` = (min age, max age, takes complex needs), so a
-    search looks only at settings whose registration covers the child and never
-    touches a full one. Settings call :meth:`refresh` whenever their occupancy or
-    capacity changes, so the index is always exact.
-    """
-
-    def __init__(self, n_las: int) -> None:
-        self.n_las = n_las
-        self._open: list[list[dict[tuple, dict[CareSetting, None]]]] = [
-            [{} for _ in range(n_las)] for _ in range(N_TYPES)
-        ]
-        # Open settings per LA for each (type, band): lets a search skip empty LAs at once.
-        self.counts: list[dict[tuple, np.ndarray]] = [{} for _ in range(N_TYPES)]
-        # Masks of LAs with vacancies change only when an LA's bucket empties or
-        # fills; the version counts those changes so masks can be reused until then.
-        self.version = [0] * N_TYPES
-        self._keys: dict[tuple, tuple[tuple, int]] = {}
-        self._key_ids: dict[tuple, int] = {}
-        self.reserved: dict[str, dict[CareSetting, None]] = {}
-        self._masks: dict[tuple[int, int], tuple[int, np.ndarray | None]] = {}
-        self._band_keys: dict[tuple, tuple] = {}
-
-    def refresh(self, setting: CareSetting) -> None:
-        """Re-file a setting after its free places changed.
-
-        A setting with ``f`` free places sits in the buckets (band, 1) ... (band, min(f, 3)):
-        a single child searches only room-1 buckets, a sibling group only the buckets with
-        room for all of them. (Runs on every admission and discharge, so it is inlined.)
-        """
-        free = (setting.places - setting.blocked - len(setting.occupants)
-                if setting.open else 0)
-        reserved = setting.reserved_for
-        if reserved is not None or setting.reserved_key is not None:
-            self._refresh_reserved(setting, free)
-        # Block-contracted settings are kept apart: only their buyer searches them.
-        if free > 0 and reserved is None:
-            sig = (setting.band, free if free < 3 else 3)
-            keys = self._band_keys.get(sig)
-            if keys is None:
-                keys = self._band_keys[sig] = tuple(
-                    (*sig[0], room) for room in range(1, sig[1] + 1))
-        else:
-            keys = ()
-        old = setting.vacancy_key
-        if keys is old:
-            return
-        ptype, la = setting.ptype, setting.la
-        bands = self._open[ptype][la]
-        counts = self.counts[ptype]
-        for key in old:
-            if key in keys:
-                continue
-            bucket = bands[key]
-            del bucket[setting]
-            if not bucket:
-                del bands[key]  # searches iterate only non-empty buckets
-                self.version[ptype] += 1  # an LA dropped out of this band's mask
-            counts[key][la] -= 1
-        for key in keys:
-            if key in old:
-                continue
-            bucket = bands.get(key)
-            if bucket is None:
-                bucket = bands[key] = {}
-                self.version[ptype] += 1  # an LA joined this band's mask
-            bucket[setting] = None
-            count = counts.get(key)
-            if count is None:
-                count = counts[key] = np.zeros(self.n_las, dtype=np.int64)
-            count[la] += 1
-        setting.vacancy_key = keys
-
-    def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
-        old = setting.reserved_key
-        if old is not None:
-            self.reserved.get(old, {}).pop(setting, None)
-        key = setting.reserved_for if free > 0 else None
-        if key is not None:
-            self.reserved.setdefault(key, {})[setting] = None
-        setting.reserved_key = key
-
-    def reserved_for(self, buyer: str) -> dict[CareSetting, None]:
-        """Settings with a free place held for ``buyer`` under block contracts."""
-        return self.reserved.get(buyer, {})
-
-    def search_keys(self, ptype: PlacementType, youngest: float, oldest: float,
-                    specialist_only: bool, need: int = 1) -> tuple[tuple, int]:
-        """The (band, room) buckets of one type that can take these children, and a
-        small id for that set of buckets (cheap to use as a cache key).
-
-        Which buckets pass depends only on where the ages fall among the (whole-year)
-        band edges, so the answer is cached until a new bucket appears.
-        """
-        room_needed = need if need < 3 else 3
-        counts = self.counts[ptype]
-        sig = (ptype, int(youngest), int(oldest), specialist_only, room_needed, len(counts))
-        cached = self._keys.get(sig)
-        if cached is None:
-            keys = tuple(
-                key for key in counts
-                if not (youngest < key[0] or oldest >= key[1] or (specialist_only and not key[2])
-                        or key[3] != room_needed))
-            kid = self._key_ids.setdefault(keys, len(self._key_ids))
-            cached = (keys, kid)
-            if all(float(e).is_integer() for key in counts for e in key[:2]):
-                self._keys[sig] = cached
-        return cached
-
-    def las_with(self, ptype: PlacementType, keys: tuple, kid: int) -> np.ndarray | None:
-        """Per LA: is any of these buckets (id ``kid``, from :meth:`search_keys`) open
-        there? (None: open nowhere.)
-
-        Cached until some LA's bucket of this type empties or fills.
-        """
-        cached = self._masks.get((ptype, kid))
-        if cached is not None and cached[0] == self.version[ptype]:
-            return cached[1]
-        counts = self.counts[ptype]
-        mask = None
-        for key in keys:
-            has = counts[key] > 0
-            mask = has if mask is None else mask | has
-        self._masks[(ptype, kid)] = (self.version[ptype], mask)
-        return mask
-
-    def at_type(self, ptype: PlacementType) -> list[dict[tuple, dict[CareSetting, None]]]:
-        """Open settings of one type, per LA (index by LA), grouped by band and room."""
-        return self._open[ptype]
-
-    def at(self, ptype: PlacementType, la: int) -> dict[tuple, dict[CareSetting, None]]:
-        """Open settings of one type in one LA, grouped by approval band."""
-        return self._open[ptype][la]
-
-
 class Commissioner:
     """Runs the weekly placement search for every child who needs a home."""
 
@@ -185,9 +53,10 @@ class Commissioner:
         m = model.scenario.matching
         self.k = m.candidates
         self.match_probability = m.match_probability
-        self.rng = model.streams["matching"]
-        self._u: list[float] = []
-        self._u_next = 0
+        # The compiled search draws its own uniforms (SplitMix64), seeded from the stream.
+        self._state = np.array([model.streams["matching"].integers(2**63)], dtype=np.uint64)
+        self._found = np.zeros(self.k, dtype=np.int64)
+        self._avoid_one = np.full(1, -1, dtype=np.int64)
         self._tier_cache: dict[tuple, list] = {}
         self.cost_weight = m.cost_weight / 100.0
         self.distance_weight = m.distance_weight
@@ -208,7 +77,7 @@ class Commissioner:
             for i in range(len(dist))
         ]
         self._pool_rings: dict[tuple[int, tuple[int, ...]], list[tuple[int, float]]] = {}
-        self._near_cache: dict[tuple, tuple] = {}
+        self._plans: dict[tuple, tuple] = {}
 
     # -- tiers -------------------------------------------------------------------------
     def tiers(self, child: Child, group_size: int) -> list[tuple[PlacementType, bool]]:
@@ -217,12 +86,16 @@ class Commissioner:
         The final tiers accept a setting that does not meet the child's needs: that is
         what LAs do when nothing suitable is free, and it is counted against sufficiency.
         """
+        return self._keyed_tiers(child, group_size)[1]
+
+    def _keyed_tiers(self, child: Child, group_size: int) -> tuple[tuple, list]:
+        """(what the tiers depend on, the tiers)."""
         age = child.age()
         key = (child.need, age >= 16, child.uasc, group_size == 1)
         cached = self._tier_cache.get(key)
         if cached is None:
             cached = self._tier_cache[key] = self._tiers(child.need, age, child.uasc, group_size)
-        return cached
+        return key, cached
 
     @staticmethod
     def _tiers(need: Need, age: float, uasc: bool, group_size: int) -> list:
@@ -275,62 +148,103 @@ class Commissioner:
             self._pool_rings[key] = [(i, d) for i, d in self.rings[child.la] if i in members]
         return self._pool_rings[key]
 
-    def _plan(self, child: Child, ptype: PlacementType) -> tuple:
-        """Where a search of one type for this child's LA looks, worked out once per
-        (LA, pool, type): (own LA, own LA in the pool, pool is only the own LA, nearby
-        LAs as index array, list and miles, search radius)."""
-        pool = self._pool(child, ptype)
-        key = (child.la, pool, ptype)
-        plan = self._near_cache.get(key)
-        if plan is None:
-            ring = self.pools(child, ptype)
-            limit = self.radius[ptype] * 1.5
-            near = [(la, d) for la, d in ring if d <= limit and la != child.la]
-            las = [la for la, _ in near]
-            plan = (child.la, ring[0][0] == child.la, len(ring) == 1,
-                    np.array(las, dtype=np.intp), las, [d for _, d in near],
-                    self.radius[ptype])
-            self._near_cache[key] = plan
-        return plan
+    def _walk(self, child: Child, ptype: PlacementType) -> list[tuple[int, float]]:
+        """The LAs a search of one type walks for this child: the own LA first (if in the
+        pool), then the others in the pool within 1.5 times the type's radius, nearest
+        first, with their miles."""
+        limit = self.radius[ptype] * 1.5
+        ring = self.pools(child, ptype)
+        return ([(la, d) for la, d in ring if la == child.la]
+                + [(la, d) for la, d in ring if la != child.la and d <= limit])
 
-    def _scan(self, bands: dict, keys: tuple, found: list, need: int, avoid: set) -> bool:
-        """Add suitable vacancies from one LA's buckets; True once enough are found."""
-        p, k = self.match_probability, self.k
-        u, i = self._u, self._u_next
-        for key in keys:
-            bucket = bands.get(key)
-            if not bucket:
-                continue
-            for s in bucket:
-                # Buckets hold settings with room >= 1, 2 or 3+; only groups of 4 check.
-                if need > 3 and s.free_places < need:
-                    continue
-                if i >= len(u):
-                    u, i = self.rng.random(65_536).tolist(), 0
-                    self._u = u
-                i += 1
-                if u[i - 1] >= p or s in avoid:
-                    continue
-                found.append(s)
-                if len(found) >= k:
-                    self._u_next = i
-                    return True
-        self._u_next = i
-        return False
+    def _tier_plan(self, child: Child, key: tuple,
+                   tiers: list[tuple[PlacementType, bool]]) -> tuple:
+        """The compiled search's view of a tier list for this child's LA and pools:
+        (tier rows, LAs walked, their miles, radii, must-fit flags), built once per key."""
+        la = self.model.las[child.la]
+        if la.cohort_pools:
+            pools = (self._pool(child, PlacementType.LA_FOSTER),
+                     self._pool(child, PlacementType.LA_HOME))
+        else:
+            pools = (la.foster_pool, la.home_pool)
+        full_key = (child.la, key, pools)
+        plan = self._plans.get(full_key)
+        if plan is None:
+            rows, las, miles = [], [], []
+            for ptype, must_fit in tiers:
+                walk = self._walk(child, ptype)
+                rows.append((int(ptype), int(must_fit), len(las), len(las) + len(walk)))
+                las += [la for la, _ in walk]
+                miles += [d for _, d in walk]
+            plan = self._plans[full_key] = (
+                np.array(rows, dtype=np.int64).reshape(-1, 4),
+                np.array(las, dtype=np.int64), np.array(miles, dtype=np.float64),
+                np.array([self.radius[t] for t, _ in tiers], dtype=np.float64),
+                [must_fit for _, must_fit in tiers])
+        return plan
 
     def _profile(self, children: list[Child]) -> tuple:
         """What every tier's search needs to know about the children, computed once:
-        (lead, group size, youngest, oldest, any non-standard needs, settings to avoid,
-        places block-booked by the lead's buyer)."""
+        (lead, group size, youngest, oldest, any non-standard needs, ids of settings to
+        avoid, places block-booked by the lead's buyer)."""
         lead = children[0]
         held = self.model.vacancies.reserved_for(self.model.las[lead.la].buyer_for(lead.need))
         if len(children) == 1:
             age = lead.age()
-            return lead, 1, age, age, lead.need != Need.STANDARD, {lead.avoid}, held
+            avoid = self._avoid_one
+            avoid[0] = -1 if lead.avoid is None else lead.avoid.sid
+            return lead, 1, age, age, lead.need != Need.STANDARD, avoid, held
         ages = [c.age() for c in children]
+        avoid = np.array([c.avoid.sid for c in children if c.avoid is not None] or [-1],
+                         dtype=np.int64)
         return (lead, len(children), min(ages), max(ages),
-                any(c.need != Need.STANDARD for c in children), {c.avoid for c in children},
-                held)
+                any(c.need != Need.STANDARD for c in children), avoid, held)
+
+    def _search(self, plan: tuple, first: int, last: int, profile: tuple
+                ) -> tuple[CareSetting | None, int]:
+        """Run the compiled search over tiers ``first`` .. ``last - 1``; returns the
+        best-scoring candidate of the first tier that had any, and that tier."""
+        rows, las, miles, radii, _ = plan
+        lead, need, youngest, oldest, special, avoid, _ = profile
+        v = self.model.vacancies
+        t, n = scan_tiers(rows, las, miles, radii, first, last, youngest, oldest, special,
+                          need, avoid, self.k, self.match_probability, self._state,
+                          v.count, v.width, v.n_las, v.sid, v.free, v.min_age, v.max_age,
+                          v.complex_ok, self._found)
+        if n == 0:
+            return None, -1
+        settings = v.settings
+        if n == 1:
+            return settings[int(self._found[0])], t
+        return self._best_scoring(lead, [settings[i] for i in self._found[:n].tolist()]), t
+
+    def _held(self, profile: tuple, ptype: PlacementType, must_fit: bool
+              ) -> CareSetting | None:
+        """The best block-booked place of this type the lead's buyer holds, if any: places
+        already paid for come before the open market."""
+        lead, need, youngest, oldest, special, avoid, held = profile
+        specialist_only = must_fit and special
+        skip = set(avoid.tolist())
+        mine = [s for s in held if s.ptype == ptype and s.sid not in skip
+                and s.band[0] <= youngest and oldest < s.band[1]
+                and (s.band[2] or not specialist_only) and s.free_places >= need]
+        if not mine:
+            return None
+        return self._best_scoring(lead, mine) if len(mine) > 1 else mine[0]
+
+    def _search_tiers(self, plan: tuple, profile: tuple) -> tuple[CareSetting | None, bool]:
+        """The first tier with a suitable place: (setting, whether that tier must fit)."""
+        fits = plan[4]
+        if not profile[6]:  # no block-booked places: one compiled call for every tier
+            setting, t = self._search(plan, 0, len(fits), profile)
+            return (setting, fits[t]) if setting is not None else (None, False)
+        for t, must_fit in enumerate(fits):
+            setting = self._held(profile, PlacementType(plan[0][t, 0]), must_fit)
+            if setting is None:
+                setting, _ = self._search(plan, t, t + 1, profile)
+            if setting is not None:
+                return setting, must_fit
+        return None, False
 
     def best_setting(self, children: list[Child], ptype: PlacementType,
                      must_fit: bool, profile: tuple | None = None) -> CareSetting | None:
@@ -338,40 +252,12 @@ class Commissioner:
 
         Walks LAs outwards from the child's own, taking the first ``candidates``
         vacancies that suit (each suits with ``match_probability``), and picks the one
-        with the lowest cost-distance-fit score. The child's own LA is scanned first in
-        plain Python; the vectorised mask of LAs with vacancies is only built when the
-        search has to go further.
+        with the lowest cost-distance-fit score.
         """
-        lead, need, youngest, oldest, special, avoid, held = profile or self._profile(children)
-        specialist_only = must_fit and special
-        if held:
-            # Places the buyer has block-booked come first: they are paid for anyway.
-            mine = [s for s in held if s.ptype == ptype and s not in avoid
-                    and s.band[0] <= youngest and oldest < s.band[1]
-                    and (s.band[2] or not specialist_only) and s.free_places >= need]
-            if mine:
-                return self._best_scoring(lead, mine) if len(mine) > 1 else mine[0]
-        vacancies = self.model.vacancies
-        keys, kid = vacancies.search_keys(ptype, youngest, oldest, specialist_only, need)
-        if not keys:
-            return None
-        own, own_in_pool, only_own, idx, las, dists, radius = self._plan(lead, ptype)
-        open_by_la = vacancies.at_type(ptype)
-        found: list[CareSetting] = []
-        done = own_in_pool and self._scan(open_by_la[own], keys, found, need, avoid)
-        if not (done or only_own):
-            has = vacancies.las_with(ptype, keys, kid)
-            if has is not None:
-                for j in np.flatnonzero(has[idx]).tolist():
-                    if dists[j] > radius and found:
-                        break
-                    if self._scan(open_by_la[las[j]], keys, found, need, avoid):
-                        break
-        if not found:
-            return None
-        if len(found) == 1:
-            return found[0]
-        return self._best_scoring(lead, found)
+        profile = profile or self._profile(children)
+        plan = self._tier_plan(children[0], ("one", int(ptype), must_fit),
+                               [(ptype, must_fit)])
+        return self._search_tiers(plan, profile)[0]
 
     def _best_scoring(self, child: Child, found: list[CareSetting]) -> CareSetting:
         """The candidate with the lowest :meth:`score` (inlined: this runs ~10^5 times/year)."""
@@ -401,15 +287,16 @@ class Commissioner:
 
         ``prefer`` puts types first (used to seat the 2019 stock where DfE counted it).
         """
-        tiers = self.tiers(children[0], len(children))
+        lead = children[0]
+        key, tiers = self._keyed_tiers(lead, len(children))
         if prefer:
             tiers = [(t, False) for t in prefer] + tiers
+            key = (key, tuple(int(t) for t in prefer))
         profile = self._profile(children)
-        for ptype, must_fit in tiers:
-            setting = self.best_setting(children, ptype, must_fit, profile)
-            if setting is not None:
-                return setting, must_fit or all(setting.fits(c) for c in children)
-        return None, False
+        setting, must_fit = self._search_tiers(self._tier_plan(lead, key, tiers), profile)
+        if setting is None:
+            return None, False
+        return setting, must_fit or all(setting.fits(c) for c in children)
 
     def find_together(self, group: list[Child]) -> tuple[CareSetting | None, bool]:
         """A family placement with room for the whole sibling group, or none.
@@ -417,13 +304,8 @@ class Commissioner:
         Keeping siblings together comes before specialist fit: a carer not approved for one
         sibling's complex needs is accepted (and counted as a misfit) before splitting them.
         """
-        profile = self._profile(group)
-        for must_fit in (True, False):
-            for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
-                setting = self.best_setting(group, ptype, must_fit, profile)
-                if setting is not None:
-                    return setting, must_fit
-        return None, False
+        plan = self._tier_plan(group[0], "together", TOGETHER)
+        return self._search_tiers(plan, self._profile(group))
 
     def place_all(self, queue: list[list[Child]],
                   prefer: tuple[PlacementType, ...] = ()) -> None:

@@ -23,7 +23,7 @@ from sim.agents.child import Child
 from sim.agents.foster_household import FosterHousehold
 from sim.agents.local_authority import LocalAuthorityAgent
 from sim.agents.provider import Provider
-from sim.commissioning import Commissioner, VacancyIndex
+from sim.commissioning import Commissioner
 from sim.contracts import BlockContracts
 from sim.demand import (
     ExitHazards,
@@ -42,6 +42,7 @@ from sim.recruitment import RecruitmentPipeline
 from sim.scenario import Scenario, load_scenario
 from sim.supply import build_fostering, build_residential, new_foster_household, open_home
 from sim.types import ExitReason, Need, PlacementType
+from sim.vacancies import VacancyIndex
 
 if TYPE_CHECKING:
     from sim.agents.setting import CareSetting

@@ -34,8 +34,8 @@ def test_reserved_places_only_go_to_their_buyer(model):
 
 def test_other_buyers_cannot_find_reserved_places(model):
     reserved = {c.home for c in model.contracts.active}
-    general = {s for band in model.vacancies.at_type(PlacementType.PRIVATE_HOME)
-               for bucket in band.values() for s in bucket}
+    general = {s for la in range(len(model.las))
+               for s in model.vacancies.listed(PlacementType.PRIVATE_HOME, la)}
     assert not reserved & general  # block-booked homes are not on the open market
     for c in model.contracts.active:
         held = model.vacancies.reserved_for(c.buyer)

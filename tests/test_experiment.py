@@ -58,13 +58,16 @@ def _experiment(folder: Path, name: str, seeds: str = "3", body: str = "") -> Pa
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """Scenario files: a renamed copy of the baseline, a heavier distance weight, an RCC."""
+    """Scenario files: a renamed copy of the baseline, a heavier distance weight (with a
+    shorter shortlist: in three small LAs the weight alone seldom changes a choice), an
+    RCC."""
     d = tmp_path_factory.mktemp("experiment")
     text = BASELINE.read_text(encoding="utf-8")
     (d / "same.toml").write_text(_scenario(text, "same"), encoding="utf-8")
     (d / "heavier.toml").write_text(_scenario(text, "heavier", """
         [matching]
         distance_weight = 2.0
+        candidates = 3
         """), encoding="utf-8")
     (d / "rcc_pair.toml").write_text(_scenario(text, "rcc_pair", f"""
         [[policies]]

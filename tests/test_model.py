@@ -64,15 +64,6 @@ def _registered(model: CareMarketModel) -> Iterable:
             yield ptype, s
 
 
-def _indexed(bucket: dict) -> Iterable:
-    """The settings in one vacancy-index bucket, however it is nested (e.g. by band)."""
-    for key, value in bucket.items():
-        if isinstance(value, dict):
-            yield from _indexed(value)
-        else:
-            yield key
-
-
 def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str]:
     """Every broken invariant (a)-(f), as readable strings (empty when all hold)."""
     bad: list[str] = []
@@ -168,7 +159,7 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
     # The vacancy index is exact: it lists exactly the open settings with a free place
     # (block-booked ones in their buyer's reserved list, the rest on the open market).
     vac = model.vacancies
-    listed = {(ptype, la): set(_indexed(vac.at(ptype, la)))
+    listed = {(ptype, la): set(vac.listed(ptype, la))
               for ptype in PlacementType for la in range(n_la)}
     for held in vac.reserved.values():
         for s in held:
@@ -188,6 +179,14 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
             elif s.ptype != ptype:
                 bad.append(f"week {week}: {s.ptype.name} setting {s.unique_id} is listed "
                            f"under {ptype.name}")
+            elif s.reserved_for is None:
+                # What the compiled search reads must be the setting's own state.
+                at = s.slot_index
+                filed = (int(vac.free[at]), float(vac.min_age[at]), float(vac.max_age[at]),
+                         bool(vac.complex_ok[at]), vac.settings[int(vac.sid[at])])
+                if filed != (s.free_places, *s.band, s):
+                    bad.append(f"week {week}: vacancy index has {filed[:4]} for setting "
+                               f"{s.unique_id}, which has {(s.free_places, *s.band)}")
 
     # (f) Nobody waits for good: a child in an emergency placement has a search due for
     # that placement (a re-search, or the end of a matching delay).

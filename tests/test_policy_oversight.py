@@ -96,7 +96,7 @@ def test_a_warned_provider_takes_no_one_new_and_its_children_move_to_fitting_pla
     policy = _oversight(model)
     assert policy.counts["warnings"] >= 1 and target in policy._held
     # Its homes are out of every LA's search (no open vacancy, held for no real buyer).
-    assert all(s.vacancy_key == () and s.reserved_for == HELD
+    assert all(s.slot_index < 0 and s.reserved_for == HELD
                for s in target.settings if s.open)
     ids = {c.unique_id for c in children}
     moved_out = set()

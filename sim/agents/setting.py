@@ -26,8 +26,12 @@ class CareSetting(mesa.Agent):
     """Buyer holding a block contract on this setting (None: open to every buyer)."""
     reserved_key: str | None = None
     """Buyer whose reserved list currently holds this setting (kept by the index)."""
-    vacancy_key: tuple = ()
-    """The vacancy-index buckets this setting is filed in (empty: no free place)."""
+    sid: int = -1
+    """The setting's id in the vacancy index (-1: never refreshed)."""
+    slot_index: int = -1
+    """Where the vacancy index files this setting's free places (-1: no free place)."""
+    filed_band: tuple | None = None
+    """The band the vacancy index last recorded (re-filed when ``band`` is replaced)."""
 
     def __init__(self, model, la: int, postcode: int, easting: float, northing: float,
                  places: int, price: float) -> None:

@@ -1,0 +1,209 @@
+"""The vacancy index: every care setting's free places, in arrays a compiled search reads.
+
+Placement searches are the model's inner loop (about 170,000 a year at full scale), so
+the index keeps what a search needs -- each setting's free places, approval band, LA
+and position -- in NumPy arrays, filed by placement type and LA, and the search itself
+(:func:`scan_tiers`) is compiled with Numba. Settings call :meth:`VacancyIndex.refresh`
+whenever their occupancy, capacity, band or block contract changes, so the arrays are
+always exact; Python objects stay the source of truth for everything else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from sim.types import N_TYPES
+
+if TYPE_CHECKING:
+    from sim.agents.setting import CareSetting
+
+
+class VacancyIndex:
+    """Settings with a place open to any buyer, filed by placement type and LA.
+
+    Each (type, LA) slot is a row of flat arrays holding its vacancies' setting ids,
+    free places and approval bands side by side, so a search reads them in one
+    contiguous sweep. A setting enters its slot when a place frees up and leaves it
+    (the slot's last entry taking its position) when it fills, closes or is
+    block-booked; block-booked places are listed apart, by buyer, in
+    :meth:`reserved_for`.
+    """
+
+    def __init__(self, n_las: int, width: int = 32) -> None:
+        self.n_las = n_las
+        self.settings: list[CareSetting | None] = []
+        self.width = width  # room per slot; doubled when a slot fills
+        n_slots = N_TYPES * n_las
+        self.count = np.zeros(n_slots, dtype=np.int64)
+        self.sid = np.zeros(n_slots * width, dtype=np.int64)
+        self.free = np.zeros(n_slots * width, dtype=np.int64)
+        self.min_age = np.zeros(n_slots * width, dtype=np.float64)
+        self.max_age = np.zeros(n_slots * width, dtype=np.float64)
+        self.complex_ok = np.zeros(n_slots * width, dtype=np.int64)
+        self.reserved: dict[str, dict[CareSetting, None]] = {}
+
+    # -- upkeep ------------------------------------------------------------------------
+    def refresh(self, setting: CareSetting) -> None:
+        """Record a setting's current free places (and band, block contract, closure).
+
+        Runs on every admission and discharge: usually one array write, or a move in or
+        out of the setting's slot.
+        """
+        if setting.sid < 0:
+            setting.sid = len(self.settings)
+            self.settings.append(setting)
+        free = (setting.places - setting.blocked - len(setting.occupants)
+                if setting.open else 0)
+        reserved = setting.reserved_for
+        if reserved is not None or setting.reserved_key is not None:
+            self._refresh_reserved(setting, free)
+            if reserved is not None:
+                free = 0
+        at = setting.slot_index
+        if free > 0:
+            if at < 0:
+                self._insert(setting, free)
+            else:
+                self.free[at] = free
+                if setting.band is not setting.filed_band:
+                    self._file_band(setting, at)
+        elif at >= 0:
+            self._remove(setting, at)
+        if not setting.open:
+            self.settings[setting.sid] = None
+
+    def _insert(self, setting: CareSetting, free: int) -> None:
+        slot = int(setting.ptype) * self.n_las + setting.la
+        n = int(self.count[slot])
+        if n == self.width:
+            self._widen()
+        at = slot * self.width + n
+        self.count[slot] = n + 1
+        self.sid[at] = setting.sid
+        self.free[at] = free
+        self._file_band(setting, at)
+        setting.slot_index = at
+
+    def _remove(self, setting: CareSetting, at: int) -> None:
+        slot = int(setting.ptype) * self.n_las + setting.la
+        last = slot * self.width + int(self.count[slot]) - 1
+        self.count[slot] -= 1
+        setting.slot_index = -1
+        if at != last:
+            moved = int(self.sid[last])
+            self.sid[at] = moved
+            self.free[at] = self.free[last]
+            self.min_age[at] = self.min_age[last]
+            self.max_age[at] = self.max_age[last]
+            self.complex_ok[at] = self.complex_ok[last]
+            self.settings[moved].slot_index = at
+
+    def _file_band(self, setting: CareSetting, at: int) -> None:
+        low, high, complex_ok = setting.band
+        self.min_age[at] = low
+        self.max_age[at] = high
+        self.complex_ok[at] = 1 if complex_ok else 0
+        setting.filed_band = setting.band
+
+    def _widen(self) -> None:
+        """Double every slot's room (rare: a slot has never held this many vacancies)."""
+        old, new = self.width, 2 * self.width
+        n_slots = len(self.count)
+        for name in ("sid", "free", "min_age", "max_age", "complex_ok"):
+            table = getattr(self, name)
+            wide = np.zeros((n_slots, new), dtype=table.dtype)
+            wide[:, :old] = table.reshape(n_slots, old)
+            setattr(self, name, wide.reshape(-1))
+        self.width = new
+        for slot in range(n_slots):
+            for q in range(int(self.count[slot])):
+                sid = int(self.sid[slot * new + q])
+                self.settings[sid].slot_index = slot * new + q
+
+    def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
+        old = setting.reserved_key
+        if old is not None:
+            self.reserved.get(old, {}).pop(setting, None)
+        key = setting.reserved_for if free > 0 else None
+        if key is not None:
+            self.reserved.setdefault(key, {})[setting] = None
+        setting.reserved_key = key
+
+    # -- queries -----------------------------------------------------------------------
+    def reserved_for(self, buyer: str) -> dict[CareSetting, None]:
+        """Settings with a free place held for ``buyer`` under block contracts."""
+        return self.reserved.get(buyer, {})
+
+    def listed(self, ptype: int, la: int) -> list[CareSetting]:
+        """Settings of one type in one LA with a place open to any buyer."""
+        slot = int(ptype) * self.n_las + la
+        start = slot * self.width
+        return [self.settings[i]
+                for i in self.sid[start: start + self.count[slot]].tolist()]
+
+
+# -- the compiled search ---------------------------------------------------------------
+@njit(inline="always")
+def _uniform(state: np.ndarray) -> float:
+    """SplitMix64: a uniform in [0, 1), advancing the 64-bit state in place."""
+    z = state[0] + np.uint64(0x9E3779B97F4A7C15)
+    state[0] = z
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, nogil=True)
+def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
+               radii: np.ndarray, first: int, last: int,
+               youngest: float, oldest: float, special: bool, need: int,
+               avoid: np.ndarray, k: int, p: float, state: np.ndarray,
+               count: np.ndarray, width: int, n_las: int, sid: np.ndarray,
+               free: np.ndarray, min_age: np.ndarray, max_age: np.ndarray,
+               complex_ok: np.ndarray, found: np.ndarray) -> tuple[int, int]:
+    """Search tiers ``first`` .. ``last - 1`` in order; returns (tier, candidates found).
+
+    Each tier row is (placement type, must fit, first and last index into the plan):
+    the LAs to walk, nearest first, with their miles from the child's LA. In each LA
+    every vacancy with room for ``need`` children whose band covers their ages (and,
+    where the tier must fit and the needs are special, that takes complex needs)
+    suits with probability ``p`` unless listed in ``avoid``. The walk stops at ``k``
+    candidates, or at the first LA beyond the tier's radius once any are found. The
+    candidates' setting ids are left in ``found``. (-1, 0): no tier had one.
+    """
+    for t in range(first, last):
+        specialist_only = special and tiers[t, 1] != 0
+        base = tiers[t, 0] * n_las
+        radius = radii[t]
+        n = 0
+        for j in range(tiers[t, 2], tiers[t, 3]):
+            if n > 0 and plan_miles[j] > radius:
+                break
+            slot = base + plan_las[j]
+            start = slot * width
+            for at in range(start, start + count[slot]):
+                if (free[at] < need or min_age[at] > youngest or oldest >= max_age[at]
+                        or (specialist_only and complex_ok[at] == 0)):
+                    continue
+                if _uniform(state) >= p:
+                    continue
+                s = sid[at]
+                skip = False
+                for a in avoid:
+                    if a == s:
+                        skip = True
+                if skip:
+                    continue
+                found[n] = s
+                n += 1
+                if n >= k:
+                    break
+            if n >= k:
+                break
+        if n > 0:
+            return t, n
+    return -1, 0
