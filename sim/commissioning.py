@@ -55,7 +55,6 @@ class Commissioner:
         self.match_probability = m.match_probability
         # The compiled search draws its own uniforms (SplitMix64), seeded from the stream.
         self._state = np.array([model.streams["matching"].integers(2**63)], dtype=np.uint64)
-        self._found = np.zeros(self.k, dtype=np.int64)
         self._avoid_one = np.full(1, -1, dtype=np.int64)
         self._tier_cache: dict[tuple, list] = {}
         self.cost_weight = m.cost_weight / 100.0
@@ -207,16 +206,15 @@ class Commissioner:
         rows, las, miles, radii, _ = plan
         lead, need, youngest, oldest, special, avoid, _ = profile
         v = self.model.vacancies
-        t, n = scan_tiers(rows, las, miles, radii, first, last, youngest, oldest, special,
-                          need, avoid, self.k, self.match_probability, self._state,
-                          v.count, v.width, v.n_las, v.sid, v.free, v.min_age, v.max_age,
-                          v.complex_ok, self._found)
-        if n == 0:
+        t, best = scan_tiers(
+            rows, las, miles, radii, first, last, youngest, oldest, special, need, avoid,
+            self.k, self.match_probability, self._state, lead.la, lead.easting,
+            lead.northing, self.cost_weight, self.distance_weight, self.out_of_area_penalty,
+            v.count, v.width, v.n_las, v.sid, v.free, v.min_age, v.max_age, v.complex_ok,
+            v.price, v.easting, v.northing)
+        if best < 0:
             return None, -1
-        settings = v.settings
-        if n == 1:
-            return settings[int(self._found[0])], t
-        return self._best_scoring(lead, [settings[i] for i in self._found[:n].tolist()]), t
+        return v.settings[best], t
 
     def _held(self, profile: tuple, ptype: PlacementType, must_fit: bool
               ) -> CareSetting | None:

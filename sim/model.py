@@ -309,7 +309,11 @@ class CareMarketModel(mesa.Model):
                 self.calendar[when].append((ADOPTIVE_PLACEMENT, child, -1))
 
     def price_to(self, la: int, s: CareSetting) -> float:
-        """Weekly cost to LA ``la`` of a placement in ``s`` (in-house: the LA's own cost)."""
+        """Weekly cost to LA ``la`` of a placement in ``s`` (in-house: the LA's own cost).
+
+        The compiled search scores vacancies on the same ``price``, filed in the vacancy
+        index, so a policy that changes what an LA pays sets ``price`` rather than
+        overriding this."""
         return s.price
 
     def place(self, child: Child, s: CareSetting, fits: bool) -> None:

@@ -10,11 +10,13 @@ always exact; Python objects stay the source of truth for everything else.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
+from sim.geography import METRES_PER_MILE
 from sim.types import N_TYPES
 
 if TYPE_CHECKING:
@@ -43,6 +45,10 @@ class VacancyIndex:
         self.min_age = np.zeros(n_slots * width, dtype=np.float64)
         self.max_age = np.zeros(n_slots * width, dtype=np.float64)
         self.complex_ok = np.zeros(n_slots * width, dtype=np.int64)
+        # What the search scores a candidate on: weekly price and grid reference.
+        self.price = np.zeros(n_slots * width, dtype=np.float64)
+        self.easting = np.zeros(n_slots * width, dtype=np.float64)
+        self.northing = np.zeros(n_slots * width, dtype=np.float64)
         self.reserved: dict[str, dict[CareSetting, None]] = {}
 
     # -- upkeep ------------------------------------------------------------------------
@@ -84,6 +90,9 @@ class VacancyIndex:
         self.count[slot] = n + 1
         self.sid[at] = setting.sid
         self.free[at] = free
+        self.price[at] = setting.price
+        self.easting[at] = setting.easting
+        self.northing[at] = setting.northing
         self._file_band(setting, at)
         setting.slot_index = at
 
@@ -99,6 +108,9 @@ class VacancyIndex:
             self.min_age[at] = self.min_age[last]
             self.max_age[at] = self.max_age[last]
             self.complex_ok[at] = self.complex_ok[last]
+            self.price[at] = self.price[last]
+            self.easting[at] = self.easting[last]
+            self.northing[at] = self.northing[last]
             self.settings[moved].slot_index = at
 
     def _file_band(self, setting: CareSetting, at: int) -> None:
@@ -112,7 +124,8 @@ class VacancyIndex:
         """Double every slot's room (rare: a slot has never held this many vacancies)."""
         old, new = self.width, 2 * self.width
         n_slots = len(self.count)
-        for name in ("sid", "free", "min_age", "max_age", "complex_ok"):
+        for name in ("sid", "free", "min_age", "max_age", "complex_ok", "price", "easting",
+                     "northing"):
             table = getattr(self, name)
             wide = np.zeros((n_slots, new), dtype=table.dtype)
             wide[:, :old] = table.reshape(n_slots, old)
@@ -162,10 +175,14 @@ def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
                radii: np.ndarray, first: int, last: int,
                youngest: float, oldest: float, special: bool, need: int,
                avoid: np.ndarray, k: int, p: float, state: np.ndarray,
+               child_la: int, child_e: float, child_n: float,
+               cost_weight: float, distance_weight: float, out_of_area_penalty: float,
                count: np.ndarray, width: int, n_las: int, sid: np.ndarray,
                free: np.ndarray, min_age: np.ndarray, max_age: np.ndarray,
-               complex_ok: np.ndarray, found: np.ndarray) -> tuple[int, int]:
-    """Search tiers ``first`` .. ``last - 1`` in order; returns (tier, candidates found).
+               complex_ok: np.ndarray, price: np.ndarray, easting: np.ndarray,
+               northing: np.ndarray) -> tuple[int, int]:
+    """Search tiers ``first`` .. ``last - 1`` in order; returns (tier, setting id) of the
+    best candidate in the first tier that has any, or (-1, -1).
 
     Each tier row is (placement type, must fit, first and last index into the plan):
     the LAs to walk, nearest first, with their miles from the child's LA. In each LA
@@ -173,17 +190,21 @@ def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
     where the tier must fit and the needs are special, that takes complex needs)
     suits with probability ``p`` unless listed in ``avoid``. The walk stops at ``k``
     candidates, or at the first LA beyond the tier's radius once any are found. The
-    candidates' setting ids are left in ``found``. (-1, 0): no tier had one.
+    candidate with the lowest score (cost weight x price / 100 pounds, distance weight x
+    miles, the penalty if outside the child's LA) wins; the first met wins a tie.
     """
     for t in range(first, last):
         specialist_only = special and tiers[t, 1] != 0
         base = tiers[t, 0] * n_las
         radius = radii[t]
         n = 0
+        best = -1
+        best_score = np.inf
         for j in range(tiers[t, 2], tiers[t, 3]):
             if n > 0 and plan_miles[j] > radius:
                 break
-            slot = base + plan_las[j]
+            la = plan_las[j]
+            slot = base + la
             start = slot * width
             for at in range(start, start + count[slot]):
                 if (free[at] < need or min_age[at] > youngest or oldest >= max_age[at]
@@ -198,12 +219,19 @@ def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
                         skip = True
                 if skip:
                     continue
-                found[n] = s
+                score = (cost_weight * price[at]
+                         + distance_weight * math.hypot(child_e - easting[at],
+                                                        child_n - northing[at])
+                         / METRES_PER_MILE)
+                if la != child_la:
+                    score += out_of_area_penalty
+                if score < best_score:
+                    best, best_score = s, score
                 n += 1
                 if n >= k:
                     break
             if n >= k:
                 break
         if n > 0:
-            return t, n
-    return -1, 0
+            return t, best
+    return -1, -1

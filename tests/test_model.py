@@ -183,10 +183,12 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
                 # What the compiled search reads must be the setting's own state.
                 at = s.slot_index
                 filed = (int(vac.free[at]), float(vac.min_age[at]), float(vac.max_age[at]),
-                         bool(vac.complex_ok[at]), vac.settings[int(vac.sid[at])])
-                if filed != (s.free_places, *s.band, s):
-                    bad.append(f"week {week}: vacancy index has {filed[:4]} for setting "
-                               f"{s.unique_id}, which has {(s.free_places, *s.band)}")
+                         bool(vac.complex_ok[at]), float(vac.price[at]),
+                         float(vac.easting[at]), float(vac.northing[at]))
+                own = (s.free_places, *s.band, s.price, s.easting, s.northing)
+                if filed != own or vac.settings[int(vac.sid[at])] is not s:
+                    bad.append(f"week {week}: vacancy index has {filed} for setting "
+                               f"{s.unique_id}, which has {own}")
 
     # (f) Nobody waits for good: a child in an emergency placement has a search due for
     # that placement (a re-search, or the end of a matching delay).

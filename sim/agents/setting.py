@@ -44,9 +44,21 @@ class CareSetting(mesa.Agent):
         self.places = places
         self.blocked = 0  # places not usable (carer on a break, staffing) or held (Staying Put)
         self.occupants: list[Child] = []
-        self.price = price  # weekly price quoted for a new placement, pounds
+        self._price = price
         self.open = True
         self.opened_week = model.week if hasattr(model, "week") else 0
+
+    @property
+    def price(self) -> float:
+        """Weekly price quoted for a new placement, pounds."""
+        return self._price
+
+    @price.setter
+    def price(self, value: float) -> None:
+        # A vacancy's price is also filed in the vacancy index, which the search scores.
+        self._price = value
+        if self.slot_index >= 0:
+            self.model.vacancies.price[self.slot_index] = value
 
     @property
     def provider(self):
