@@ -159,7 +159,8 @@ class Commissioner:
     def _tier_plan(self, child: Child, key: tuple,
                    tiers: list[tuple[PlacementType, bool]]) -> tuple:
         """The compiled search's view of a tier list for this child's LA and pools:
-        (tier rows, LAs walked, their miles, radii, must-fit flags), built once per key."""
+        (tier rows, LAs walked, their miles, radii, must-fit flags, types), built once
+        per key."""
         la = self.model.las[child.la]
         if la.cohort_pools:
             pools = (self._pool(child, PlacementType.LA_FOSTER),
@@ -179,7 +180,7 @@ class Commissioner:
                 np.array(rows, dtype=np.int64).reshape(-1, 4),
                 np.array(las, dtype=np.int64), np.array(miles, dtype=np.float64),
                 np.array([self.radius[t] for t, _ in tiers], dtype=np.float64),
-                [must_fit for _, must_fit in tiers])
+                [must_fit for _, must_fit in tiers], [t for t, _ in tiers])
         return plan
 
     def _profile(self, children: list[Child]) -> tuple:
@@ -203,7 +204,7 @@ class Commissioner:
                 ) -> tuple[CareSetting | None, int]:
         """Run the compiled search over tiers ``first`` .. ``last - 1``; returns the
         best-scoring candidate of the first tier that had any, and that tier."""
-        rows, las, miles, radii, _ = plan
+        rows, las, miles, radii = plan[:4]
         lead, need, youngest, oldest, special, avoid, _ = profile
         v = self.model.vacancies
         t, best = scan_tiers(
@@ -231,17 +232,29 @@ class Commissioner:
         return self._best_scoring(lead, mine) if len(mine) > 1 else mine[0]
 
     def _search_tiers(self, plan: tuple, profile: tuple) -> tuple[CareSetting | None, bool]:
-        """The first tier with a suitable place: (setting, whether that tier must fit)."""
-        fits = plan[4]
-        if not profile[6]:  # no block-booked places: one compiled call for every tier
-            setting, t = self._search(plan, 0, len(fits), profile)
-            return (setting, fits[t]) if setting is not None else (None, False)
-        for t, must_fit in enumerate(fits):
-            setting = self._held(profile, PlacementType(plan[0][t, 0]), must_fit)
-            if setting is None:
-                setting, _ = self._search(plan, t, t + 1, profile)
+        """The first tier with a suitable place: (setting, whether that tier must fit).
+
+        A buyer's block-booked places come first in each tier of their type; runs of
+        tiers of other types go to the compiled search in one call.
+        """
+        fits, types = plan[4], plan[5]
+        held = profile[6]
+        held_types = {s.ptype for s in held} if held else ()
+        t, n = 0, len(fits)
+        while t < n:
+            if types[t] in held_types:
+                setting = self._held(profile, types[t], fits[t])
+                if setting is not None:
+                    return setting, fits[t]
+                end = t + 1
+            else:
+                end = t + 1
+                while end < n and types[end] not in held_types:
+                    end += 1
+            setting, found = self._search(plan, t, end, profile)
             if setting is not None:
-                return setting, must_fit
+                return setting, fits[found]
+            t = end
         return None, False
 
     def best_setting(self, children: list[Child], ptype: PlacementType,

@@ -123,9 +123,14 @@ class Market:
         # a call per household: large agencies have thousands).
         cost = self.model.scenario.prices.ifa_cost
         region_of = self._region_of
+        quoted: dict[tuple, float] = {}
         for s in self.model.settings[PlacementType.IFA_FOSTER]:
             if s.reserved_for is None:
-                s.price = cost * (1 + self.markup(s.service, "ifa", region_of[s.la]))
+                key = (s.service, region_of[s.la])
+                price = quoted.get(key)
+                if price is None:
+                    price = quoted[key] = cost * (1 + self.markup(s.service, "ifa", key[1]))
+                s.price = price
         if self.setting_price_hooks:
             for s in self.model.settings[PlacementType.IFA_FOSTER]:
                 if s.reserved_for is None:
