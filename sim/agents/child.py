@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import mesa
+import numpy as np
 
 from sim.types import Need, PlacementType, suitable_types
 
@@ -26,11 +27,15 @@ class Child(mesa.Agent):
                  birth_week: float, male: bool, need: Need, uasc: bool,
                  legal_status: str, entered_week: float) -> None:
         super().__init__(model)
+        # Plain Python numbers: NumPy scalars (from vectorised draws) are several times
+        # slower in the arithmetic every event does (ages, distances), with equal values.
+        if isinstance(entered_week, np.generic):
+            entered_week = entered_week.item()
         self.la = la
         self.postcode = postcode
-        self.easting = easting
-        self.northing = northing
-        self.birth_week = birth_week
+        self.easting = float(easting)
+        self.northing = float(northing)
+        self.birth_week = float(birth_week)
         self.male = male
         self.need = need
         self.uasc = uasc

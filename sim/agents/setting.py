@@ -39,8 +39,8 @@ class CareSetting(mesa.Agent):
         self.la = la  # LA whose vacancy list holds this setting (the owner, for LA carers)
         self.location_la = la  # LA the setting's postcode is in
         self.postcode = postcode
-        self.easting = easting
-        self.northing = northing
+        self.easting = float(easting)  # plain floats: see Child
+        self.northing = float(northing)
         self.places = places
         self.blocked = 0  # places not usable (carer on a break, staffing) or held (Staying Put)
         self.occupants: list[Child] = []
