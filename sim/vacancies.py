@@ -40,6 +40,9 @@ class VacancyIndex:
         self.width = width  # room per slot; doubled when a slot fills
         n_slots = N_TYPES * n_las
         self.count = np.zeros(n_slots, dtype=np.int64)
+        # Vacancies per slot approved for complex needs: lets a must-fit search for a
+        # child with such needs pass over LAs that have none.
+        self.complex_count = np.zeros(n_slots, dtype=np.int64)
         self.sid = np.zeros(n_slots * width, dtype=np.int64)
         self.free = np.zeros(n_slots * width, dtype=np.int64)
         self.min_age = np.zeros(n_slots * width, dtype=np.float64)
@@ -75,7 +78,7 @@ class VacancyIndex:
             else:
                 self.free[at] = free
                 if setting.band is not setting.filed_band:
-                    self._file_band(setting, at)
+                    self._file_band(setting, at, int(setting.ptype) * self.n_las + setting.la)
         elif at >= 0:
             self._remove(setting, at)
         if not setting.open:
@@ -93,13 +96,16 @@ class VacancyIndex:
         self.price[at] = setting.price
         self.easting[at] = setting.easting
         self.northing[at] = setting.northing
-        self._file_band(setting, at)
+        self.complex_ok[at] = 0
+        self._file_band(setting, at, slot)
         setting.slot_index = at
 
     def _remove(self, setting: CareSetting, at: int) -> None:
         slot = int(setting.ptype) * self.n_las + setting.la
         last = slot * self.width + int(self.count[slot]) - 1
         self.count[slot] -= 1
+        if self.complex_ok[at]:
+            self.complex_count[slot] -= 1
         setting.slot_index = -1
         if at != last:
             moved = int(self.sid[last])
@@ -113,11 +119,13 @@ class VacancyIndex:
             self.northing[at] = self.northing[last]
             self.settings[moved].slot_index = at
 
-    def _file_band(self, setting: CareSetting, at: int) -> None:
+    def _file_band(self, setting: CareSetting, at: int, slot: int) -> None:
         low, high, complex_ok = setting.band
         self.min_age[at] = low
         self.max_age[at] = high
-        self.complex_ok[at] = 1 if complex_ok else 0
+        flag = 1 if complex_ok else 0
+        self.complex_count[slot] += flag - self.complex_ok[at]
+        self.complex_ok[at] = flag
         setting.filed_band = setting.band
 
     def _widen(self) -> None:
@@ -177,7 +185,8 @@ def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
                avoid: np.ndarray, k: int, p: float, state: np.ndarray,
                child_la: int, child_e: float, child_n: float,
                cost_weight: float, distance_weight: float, out_of_area_penalty: float,
-               count: np.ndarray, width: int, n_las: int, sid: np.ndarray,
+               count: np.ndarray, complex_count: np.ndarray, width: int, n_las: int,
+               sid: np.ndarray,
                free: np.ndarray, min_age: np.ndarray, max_age: np.ndarray,
                complex_ok: np.ndarray, price: np.ndarray, easting: np.ndarray,
                northing: np.ndarray) -> tuple[int, int]:
@@ -205,6 +214,8 @@ def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
                 break
             la = plan_las[j]
             slot = base + la
+            if specialist_only and complex_count[slot] == 0:
+                continue
             start = slot * width
             for at in range(start, start + count[slot]):
                 if (free[at] < need or min_age[at] > youngest or oldest >= max_age[at]
