@@ -211,8 +211,7 @@ class Commissioner:
             rows, las, miles, radii, first, last, youngest, oldest, special, need, avoid,
             self.k, self.match_probability, self._state, lead.la, lead.easting,
             lead.northing, self.cost_weight, self.distance_weight, self.out_of_area_penalty,
-            v.count, v.complex_count, v.width, v.n_las, v.sid, v.free, v.min_age,
-            v.max_age, v.complex_ok, v.price, v.easting, v.northing)
+            v.width, v.n_las, *v.views)
         if best < 0:
             return None, -1
         return v.settings[best], t

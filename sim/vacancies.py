@@ -2,8 +2,11 @@
 
 Placement searches are the model's inner loop (about 170,000 a year at full scale), so
 the index keeps what a search needs -- each setting's free places, approval band, LA
-and position -- in NumPy arrays, filed by placement type and LA, and the search itself
-(:func:`scan_tiers`) is compiled with Numba. Settings call :meth:`VacancyIndex.refresh`
+and position -- in flat typed arrays, filed by placement type and LA, and the search
+itself (:func:`scan_tiers`) is compiled with Numba. The arrays are ``array.array``, which
+Python writes an element of in under half the time NumPy takes (every admission and
+discharge writes a few); the compiled search is handed NumPy views of the same memory,
+which it is entered with faster. Settings call :meth:`VacancyIndex.refresh`
 whenever their occupancy, capacity, band or block contract changes, so the arrays are
 always exact; Python objects stay the source of truth for everything else.
 """
@@ -11,6 +14,7 @@ always exact; Python objects stay the source of truth for everything else.
 from __future__ import annotations
 
 import math
+from array import array
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,10 +27,15 @@ if TYPE_CHECKING:
     from sim.agents.setting import CareSetting
 
 
+def _zeros(typecode: str, n: int) -> array:
+    """A zeroed typed array ("q": 64-bit integers, "d": doubles)."""
+    return array(typecode, bytes(8 * n))
+
+
 class VacancyIndex:
     """Settings with a place open to any buyer, filed by placement type and LA.
 
-    Each (type, LA) slot is a row of flat arrays holding its vacancies' setting ids,
+    Each (type, LA) slot is a stretch of flat arrays holding its vacancies' setting ids,
     free places and approval bands side by side, so a search reads them in one
     contiguous sweep. A setting enters its slot when a place frees up and leaves it
     (the slot's last entry taking its position) when it fills, closes or is
@@ -39,19 +48,20 @@ class VacancyIndex:
         self.settings: list[CareSetting | None] = []
         self.width = width  # room per slot; doubled when a slot fills
         n_slots = N_TYPES * n_las
-        self.count = np.zeros(n_slots, dtype=np.int64)
+        self.count = _zeros("q", n_slots)
         # Vacancies per slot approved for complex needs: lets a must-fit search for a
         # child with such needs pass over LAs that have none.
-        self.complex_count = np.zeros(n_slots, dtype=np.int64)
-        self.sid = np.zeros(n_slots * width, dtype=np.int64)
-        self.free = np.zeros(n_slots * width, dtype=np.int64)
-        self.min_age = np.zeros(n_slots * width, dtype=np.float64)
-        self.max_age = np.zeros(n_slots * width, dtype=np.float64)
-        self.complex_ok = np.zeros(n_slots * width, dtype=np.int64)
+        self.complex_count = _zeros("q", n_slots)
+        self.sid = _zeros("q", n_slots * width)
+        self.free = _zeros("q", n_slots * width)
+        self.min_age = _zeros("d", n_slots * width)
+        self.max_age = _zeros("d", n_slots * width)
+        self.complex_ok = _zeros("q", n_slots * width)
         # What the search scores a candidate on: weekly price and grid reference.
-        self.price = np.zeros(n_slots * width, dtype=np.float64)
-        self.easting = np.zeros(n_slots * width, dtype=np.float64)
-        self.northing = np.zeros(n_slots * width, dtype=np.float64)
+        self.price = _zeros("d", n_slots * width)
+        self.easting = _zeros("d", n_slots * width)
+        self.northing = _zeros("d", n_slots * width)
+        self._view()
         self.reserved: dict[str, dict[CareSetting, None]] = {}
 
     # -- upkeep ------------------------------------------------------------------------
@@ -86,7 +96,7 @@ class VacancyIndex:
 
     def _insert(self, setting: CareSetting, free: int) -> None:
         slot = int(setting.ptype) * self.n_las + setting.la
-        n = int(self.count[slot])
+        n = self.count[slot]
         if n == self.width:
             self._widen()
         at = slot * self.width + n
@@ -102,13 +112,13 @@ class VacancyIndex:
 
     def _remove(self, setting: CareSetting, at: int) -> None:
         slot = int(setting.ptype) * self.n_las + setting.la
-        last = slot * self.width + int(self.count[slot]) - 1
+        last = slot * self.width + self.count[slot] - 1
         self.count[slot] -= 1
         if self.complex_ok[at]:
             self.complex_count[slot] -= 1
         setting.slot_index = -1
         if at != last:
-            moved = int(self.sid[last])
+            moved = self.sid[last]
             self.sid[at] = moved
             self.free[at] = self.free[last]
             self.min_age[at] = self.min_age[last]
@@ -135,14 +145,24 @@ class VacancyIndex:
         for name in ("sid", "free", "min_age", "max_age", "complex_ok", "price", "easting",
                      "northing"):
             table = getattr(self, name)
-            wide = np.zeros((n_slots, new), dtype=table.dtype)
-            wide[:, :old] = table.reshape(n_slots, old)
-            setattr(self, name, wide.reshape(-1))
+            wide = _zeros(table.typecode, n_slots * new)
+            for slot in range(n_slots):
+                wide[slot * new: slot * new + old] = table[slot * old: (slot + 1) * old]
+            setattr(self, name, wide)
         self.width = new
+        self._view()
         for slot in range(n_slots):
-            for q in range(int(self.count[slot])):
-                sid = int(self.sid[slot * new + q])
-                self.settings[sid].slot_index = slot * new + q
+            for q in range(self.count[slot]):
+                self.settings[self.sid[slot * new + q]].slot_index = slot * new + q
+
+    def _view(self) -> None:
+        """NumPy views of the arrays, in :func:`scan_tiers`'s order (shared memory)."""
+        self.views = tuple(
+            np.frombuffer(getattr(self, name), dtype=np.int64 if code == "q" else np.float64)
+            for name, code in (("count", "q"), ("complex_count", "q"), ("sid", "q"),
+                               ("free", "q"), ("min_age", "d"), ("max_age", "d"),
+                               ("complex_ok", "q"), ("price", "d"), ("easting", "d"),
+                               ("northing", "d")))
 
     def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
         old = setting.reserved_key
@@ -185,9 +205,8 @@ def scan_tiers(tiers: np.ndarray, plan_las: np.ndarray, plan_miles: np.ndarray,
                avoid: np.ndarray, k: int, p: float, state: np.ndarray,
                child_la: int, child_e: float, child_n: float,
                cost_weight: float, distance_weight: float, out_of_area_penalty: float,
-               count: np.ndarray, complex_count: np.ndarray, width: int, n_las: int,
-               sid: np.ndarray,
-               free: np.ndarray, min_age: np.ndarray, max_age: np.ndarray,
+               width: int, n_las: int, count: np.ndarray, complex_count: np.ndarray,
+               sid: np.ndarray, free: np.ndarray, min_age: np.ndarray, max_age: np.ndarray,
                complex_ok: np.ndarray, price: np.ndarray, easting: np.ndarray,
                northing: np.ndarray) -> tuple[int, int]:
     """Search tiers ``first`` .. ``last - 1`` in order; returns (tier, setting id) of the

@@ -173,10 +173,10 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
                        f"listed={is_listed}, open={s.open}, free={s.free_places}")
     for slot, n in enumerate(vac.count.tolist()):
         start = slot * vac.width
-        if vac.complex_count[slot] != vac.complex_ok[start: start + n].sum():
+        if vac.complex_count[slot] != sum(vac.complex_ok[start: start + n]):
             bad.append(f"week {week}: vacancy index slot {slot} counts "
                        f"{vac.complex_count[slot]} complex-needs vacancies, lists "
-                       f"{vac.complex_ok[start: start + n].sum()}")
+                       f"{sum(vac.complex_ok[start: start + n])}")
     for (ptype, _), found in listed.items():
         for s in found:
             if not s.open or s.free_places <= 0:

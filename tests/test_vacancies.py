@@ -122,7 +122,7 @@ def test_compiled_search_picks_what_the_rules_pick(places, tiers, ages, special,
     assert listed == {s.sid for s in places if s.free_places > 0 and s.reserved_for is None}
     for slot, n in enumerate(index.count.tolist()):
         start = slot * index.width
-        assert index.complex_count[slot] == index.complex_ok[start: start + n].sum()
+        assert index.complex_count[slot] == sum(index.complex_ok[start: start + n])
     youngest, oldest = min(ages), max(ages)
     miles = [0.0, 10.0, 30.0, 80.0]
     rows, las, plan_miles = [], [], []
@@ -136,8 +136,7 @@ def test_compiled_search_picks_what_the_rules_pick(places, tiers, ages, special,
         np.array(rows, dtype=np.int64), np.array(las, dtype=np.int64),
         np.array(plan_miles), np.array([r for *_, r in tiers]), 0, len(tiers), youngest,
         oldest, special, need, avoid_ids, k, p, state, la, 1000.0, 2000.0, 0.01, 0.25, 2.0,
-        index.count, index.complex_count, index.width, N_LAS, index.sid, index.free, index.min_age,
-        index.max_age, index.complex_ok, index.price, index.easting, index.northing)
+        index.width, N_LAS, *index.views)
     ref_state = [seed]
     want = _reference(places, tiers, miles, youngest, oldest, special, need, set(avoid), k, p,
                       ref_state, la, 1000.0, 2000.0, 0.01, 0.25, 2.0)
