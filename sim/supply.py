@@ -10,6 +10,8 @@ household is at a real postcode.
 
 from __future__ import annotations
 
+import bisect
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +25,15 @@ if TYPE_CHECKING:
 
 PLACES_DIST = (np.array([1, 2, 3, 4]), np.array([0.45, 0.40, 0.12, 0.03]))
 SIBLING_PLACES_P = np.array([0.0, 0.0, 0.8, 0.2])  # carers recruited for sibling groups
+
+
+@functools.cache
+def _places_cdf(sibling: float) -> list[float]:
+    """Cumulative distribution of a new household's places, given the share recruited
+    for sibling groups."""
+    p = PLACES_DIST[1] if sibling <= 0 else (
+        (1 - sibling) * PLACES_DIST[1] + sibling * SIBLING_PLACES_P)
+    return np.cumsum(p).tolist()
 SUPPORTED_UNIT_PLACES = 6
 N_IFAS_ENGLAND = 318  # Ofsted, Fostering in England 2024-25: 318 IFA services
 N_LARGE_IFA_GROUPS = 7  # Ofsted 2022: 7 largest IFA groups hold 59% of private IFA places
@@ -80,10 +91,8 @@ def new_foster_household(model: CareMarketModel, ptype: PlacementType, service, 
         sibling = min(lv.value("targeted_sibling_share", region, in_house), 1.0)
         complex_ = complex_ + lv.value("targeted_complex_share", region, in_house)
     if places is None:
-        p = PLACES_DIST[1] if sibling <= 0 else (
-            (1 - sibling) * PLACES_DIST[1] + sibling * SIBLING_PLACES_P)
         # Inverse-CDF draw (what rng.choice does, without its per-call overhead).
-        places = 1 + min(int(np.searchsorted(np.cumsum(p), rng.random(), side="right")), 3)
+        places = 1 + min(bisect.bisect_right(_places_cdf(sibling), rng.random()), 3)
     lo, hi = approval_range(rng, teen)
     hh = FosterHousehold(
         model, ptype, service, la if ptype == PlacementType.LA_FOSTER else home_la,
