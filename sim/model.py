@@ -672,7 +672,7 @@ class CareMarketModel(mesa.Model):
 
     def _new_sibling(self, first: Child, rng: np.random.Generator, week: int) -> Child:
         """A brother or sister entering with ``first``: same home, age spread around theirs."""
-        age = float(np.clip(first.age() + rng.normal(0, 3), 0.05, 17.5))
+        age = min(max(first.age() + rng.normal(0, 3), 0.05), 17.5)  # np.clip, scalar
         complex_share = self.scenario.demand.complex_needs_share / 2  # younger siblings
         need = Need.COMPLEX if age >= 8 and rng.random() < complex_share else Need.STANDARD
         child = Child(self, first.la, first.postcode, first.easting, first.northing,
