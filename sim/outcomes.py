@@ -10,6 +10,7 @@ plus three tables (per-LA snapshots, 31 March per LA, 31 March for England).
 from __future__ import annotations
 
 import bisect
+import statistics
 from array import array
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -427,7 +428,8 @@ class Outcomes:
 
 
 def _median(values: list[float]) -> float:
-    return float(np.median(values)) if values else float("nan")
+    # statistics.median: the same value as np.median, without converting each LA's list.
+    return float(statistics.median(values)) if values else float("nan")
 
 
 def _national_reporters() -> dict:
