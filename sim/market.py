@@ -140,14 +140,14 @@ class Market:
     def update_scarcity(self) -> None:
         """Occupancy of usable places by provider kind and region."""
         occ: dict[tuple[str, str], list[int]] = {}
+        region_of = self._region_of
         for prov in self.model.providers:
             if not prov.active or prov.sector == Sector.LOCAL_AUTHORITY:
                 continue
             for s in prov.settings:
                 if not s.open:
                     continue
-                region = self.model.geography.las[s.la].region
-                cell = occ.setdefault((prov.kind, region), [0, 0])
+                cell = occ.setdefault((prov.kind, region_of[s.la]), [0, 0])
                 cell[0] += len(s.occupants)
                 cell[1] += max(s.places - s.blocked, 0)
         self.scarcity = {k: (v[0] / v[1] if v[1] else 1.0) for k, v in occ.items()}

@@ -78,6 +78,8 @@ class Sector(IntEnum):
 
 FAMILY_TYPES = frozenset({PlacementType.KINSHIP, PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER})
 HOME_TYPES = frozenset({PlacementType.LA_HOME, PlacementType.PRIVATE_HOME})
+_FAMILY_OR_HOME = FAMILY_TYPES | HOME_TYPES
+_FAMILY_OR_SUPPORTED = FAMILY_TYPES | {PlacementType.SUPPORTED}
 
 
 def suitable_types(need: Need, age: float) -> frozenset[PlacementType]:
@@ -88,10 +90,8 @@ def suitable_types(need: Need, age: float) -> frozenset[PlacementType]:
     complex needs (checked on the setting). Placement with parents or for adoption meets
     needs by definition; emergency placements never do.
     """
-    if need == Need.COMPLEX:
-        return FAMILY_TYPES | HOME_TYPES
-    if need == Need.DISABLED:
-        return FAMILY_TYPES | HOME_TYPES
+    if need == Need.COMPLEX or need == Need.DISABLED:
+        return _FAMILY_OR_HOME
     if age >= 16:
-        return FAMILY_TYPES | {PlacementType.SUPPORTED}
+        return _FAMILY_OR_SUPPORTED
     return FAMILY_TYPES
