@@ -25,15 +25,6 @@ if TYPE_CHECKING:
 
 PLACES_DIST = (np.array([1, 2, 3, 4]), np.array([0.45, 0.40, 0.12, 0.03]))
 SIBLING_PLACES_P = np.array([0.0, 0.0, 0.8, 0.2])  # carers recruited for sibling groups
-
-
-@functools.cache
-def _places_cdf(sibling: float) -> list[float]:
-    """Cumulative distribution of a new household's places, given the share recruited
-    for sibling groups."""
-    p = PLACES_DIST[1] if sibling <= 0 else (
-        (1 - sibling) * PLACES_DIST[1] + sibling * SIBLING_PLACES_P)
-    return np.cumsum(p).tolist()
 SUPPORTED_UNIT_PLACES = 6
 N_IFAS_ENGLAND = 318  # Ofsted, Fostering in England 2024-25: 318 IFA services
 N_LARGE_IFA_GROUPS = 7  # Ofsted 2022: 7 largest IFA groups hold 59% of private IFA places
@@ -45,6 +36,15 @@ def stochastic_round(rng: np.random.Generator, x: np.ndarray | float) -> np.ndar
     x = np.asarray(x, dtype=float)
     base = np.floor(x)
     return (base + (rng.random(x.shape) < (x - base))).astype(int)
+
+
+@functools.cache
+def _places_cdf(sibling: float) -> list[float]:
+    """Cumulative distribution of a new household's places, given the share recruited
+    for sibling groups."""
+    p = PLACES_DIST[1] if sibling <= 0 else (
+        (1 - sibling) * PLACES_DIST[1] + sibling * SIBLING_PLACES_P)
+    return np.cumsum(p).tolist()
 
 
 def approval_range(rng: np.random.Generator, teen_share: float) -> tuple[float, float]:

@@ -27,8 +27,14 @@ if TYPE_CHECKING:
     from sim.agents.setting import CareSetting
 
 
+# Per-vacancy columns ("q": 64-bit integers, "d": doubles), in :func:`scan_tiers`'s order
+# after the two per-slot counts.
+COLUMNS = (("sid", "q"), ("free", "q"), ("min_age", "d"), ("max_age", "d"),
+           ("complex_ok", "q"), ("price", "d"), ("easting", "d"), ("northing", "d"))
+
+
 def _zeros(typecode: str, n: int) -> array:
-    """A zeroed typed array ("q": 64-bit integers, "d": doubles)."""
+    """A zeroed typed array of ``n`` 8-byte items."""
     return array(typecode, bytes(8 * n))
 
 
@@ -43,6 +49,15 @@ class VacancyIndex:
     :meth:`reserved_for`.
     """
 
+    sid: array
+    free: array
+    min_age: array
+    max_age: array
+    complex_ok: array
+    price: array
+    easting: array
+    northing: array
+
     def __init__(self, n_las: int, width: int = 32) -> None:
         self.n_las = n_las
         self.settings: list[CareSetting | None] = []
@@ -52,15 +67,10 @@ class VacancyIndex:
         # Vacancies per slot approved for complex needs: lets a must-fit search for a
         # child with such needs pass over LAs that have none.
         self.complex_count = _zeros("q", n_slots)
-        self.sid = _zeros("q", n_slots * width)
-        self.free = _zeros("q", n_slots * width)
-        self.min_age = _zeros("d", n_slots * width)
-        self.max_age = _zeros("d", n_slots * width)
-        self.complex_ok = _zeros("q", n_slots * width)
-        # What the search scores a candidate on: weekly price and grid reference.
-        self.price = _zeros("d", n_slots * width)
-        self.easting = _zeros("d", n_slots * width)
-        self.northing = _zeros("d", n_slots * width)
+        # The columns (setting id, free places, band, and the price and grid reference
+        # the search scores a candidate on): self.sid, self.free, ..., self.northing.
+        for name, code in COLUMNS:
+            setattr(self, name, _zeros(code, n_slots * width))
         self._view()
         self.reserved: dict[str, dict[CareSetting, None]] = {}
 
@@ -118,16 +128,9 @@ class VacancyIndex:
             self.complex_count[slot] -= 1
         setting.slot_index = -1
         if at != last:
-            moved = self.sid[last]
-            self.sid[at] = moved
-            self.free[at] = self.free[last]
-            self.min_age[at] = self.min_age[last]
-            self.max_age[at] = self.max_age[last]
-            self.complex_ok[at] = self.complex_ok[last]
-            self.price[at] = self.price[last]
-            self.easting[at] = self.easting[last]
-            self.northing[at] = self.northing[last]
-            self.settings[moved].slot_index = at
+            for column in self.columns:
+                column[at] = column[last]
+            self.settings[self.sid[at]].slot_index = at
 
     def _file_band(self, setting: CareSetting, at: int, slot: int) -> None:
         low, high, complex_ok = setting.band
@@ -142,10 +145,9 @@ class VacancyIndex:
         """Double every slot's room (rare: a slot has never held this many vacancies)."""
         old, new = self.width, 2 * self.width
         n_slots = len(self.count)
-        for name in ("sid", "free", "min_age", "max_age", "complex_ok", "price", "easting",
-                     "northing"):
+        for name, code in COLUMNS:
             table = getattr(self, name)
-            wide = _zeros(table.typecode, n_slots * new)
+            wide = _zeros(code, n_slots * new)
             for slot in range(n_slots):
                 wide[slot * new: slot * new + old] = table[slot * old: (slot + 1) * old]
             setattr(self, name, wide)
@@ -156,13 +158,11 @@ class VacancyIndex:
                 self.settings[self.sid[slot * new + q]].slot_index = slot * new + q
 
     def _view(self) -> None:
-        """NumPy views of the arrays, in :func:`scan_tiers`'s order (shared memory)."""
-        self.views = tuple(
-            np.frombuffer(getattr(self, name), dtype=np.int64 if code == "q" else np.float64)
-            for name, code in (("count", "q"), ("complex_count", "q"), ("sid", "q"),
-                               ("free", "q"), ("min_age", "d"), ("max_age", "d"),
-                               ("complex_ok", "q"), ("price", "d"), ("easting", "d"),
-                               ("northing", "d")))
+        """The columns as a tuple (for moving entries) and NumPy views of the counts and
+        columns in :func:`scan_tiers`'s order (the same memory, not copies)."""
+        self.columns = tuple(getattr(self, name) for name, _ in COLUMNS)
+        self.views = tuple(np.frombuffer(a, dtype=a.typecode)
+                           for a in (self.count, self.complex_count, *self.columns))
 
     def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
         old = setting.reserved_key
