@@ -128,9 +128,17 @@ class VacancyIndex:
             self.complex_count[slot] -= 1
         setting.slot_index = -1
         if at != last:
-            for column in self.columns:
-                column[at] = column[last]
-            self.settings[self.sid[at]].slot_index = at
+            # Every column of COLUMNS, unrolled: this runs on most discharges.
+            moved = self.sid[last]
+            self.sid[at] = moved
+            self.free[at] = self.free[last]
+            self.min_age[at] = self.min_age[last]
+            self.max_age[at] = self.max_age[last]
+            self.complex_ok[at] = self.complex_ok[last]
+            self.price[at] = self.price[last]
+            self.easting[at] = self.easting[last]
+            self.northing[at] = self.northing[last]
+            self.settings[moved].slot_index = at
 
     def _file_band(self, setting: CareSetting, at: int, slot: int) -> None:
         low, high, complex_ok = setting.band
@@ -158,11 +166,10 @@ class VacancyIndex:
                 self.settings[self.sid[slot * new + q]].slot_index = slot * new + q
 
     def _view(self) -> None:
-        """The columns as a tuple (for moving entries) and NumPy views of the counts and
-        columns in :func:`scan_tiers`'s order (the same memory, not copies)."""
-        self.columns = tuple(getattr(self, name) for name, _ in COLUMNS)
-        self.views = tuple(np.frombuffer(a, dtype=a.typecode)
-                           for a in (self.count, self.complex_count, *self.columns))
+        """NumPy views of the counts and columns in :func:`scan_tiers`'s order (the same
+        memory, not copies)."""
+        self.views = tuple(np.frombuffer(a, dtype=a.typecode) for a in (
+            self.count, self.complex_count, *(getattr(self, name) for name, _ in COLUMNS)))
 
     def _refresh_reserved(self, setting: CareSetting, free: int) -> None:
         old = setting.reserved_key
