@@ -9,8 +9,11 @@ the children it has in children's homes, choosing free homes nearest to it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from sim.geography import distance_miles
 from sim.types import PlacementType
@@ -53,13 +56,17 @@ class BlockContracts:
         if p.block_contract_share <= 0:
             return
         in_homes = m.outcomes.count[:, PlacementType.PRIVATE_HOME]
+        held: dict[int, int] = {}
+        for c in self.active:
+            held[c.la] = held.get(c.la, 0) + c.home.places
+        free = self._free_homes()
         for la in m.active_las:
             agent = m.las[la]
             target = p.block_contract_share * float(in_homes[la])
-            have = sum(c.home.places for c in self.active if c.la == la)
+            have = held.get(la, 0)
             if have >= target - 0.5:
                 continue
-            for home in self._free_homes_near(la):
+            for home in self._nearest(free, la):
                 if have >= target - 0.5:
                     break
                 self._reserve(agent.buyer, la, home, p.block_discount,
@@ -72,30 +79,38 @@ class BlockContracts:
         The signing LA ``la`` pays the voids. Discount and length as for yearly contracts."""
         p = self.model.scenario.matching
         held = 0
-        for home in self._free_homes_near(la):
+        for home in self._nearest(self._free_homes(), la):
             if held >= places - 0.5:
                 break
             self._reserve(buyer, la, home, p.block_discount, round(p.block_years * 52.1775))
             held += home.places
         return held
 
-    def _free_homes_near(self, la: int) -> list[ChildrensHome]:
-        """Unreserved private homes, nearest first.
+    def _free_homes(self) -> tuple[list[ChildrensHome], np.ndarray, np.ndarray]:
+        """Unreserved private homes of active providers, with their grid references.
 
         Children already living in a home stay when it is block-booked; from then on
         its free places go only to the buyer.
         """
-        m = self.model
-        info = m.geography.las[la]
-        homes = [h for h in m.settings[PlacementType.PRIVATE_HOME]
+        homes = [h for h in self.model.settings[PlacementType.PRIVATE_HOME]
                  if h.open and h.reserved_for is None and h.provider.active]
+        return (homes, np.array([h.easting for h in homes], dtype=float),
+                np.array([h.northing for h in homes], dtype=float))
+
+    def _nearest(self, free: tuple[list[ChildrensHome], np.ndarray, np.ndarray], la: int
+                 ) -> Iterator[ChildrensHome]:
+        """Homes of ``free`` within the home search radius of ``la``, nearest first,
+        skipping any reserved since ``free`` was listed (one listing serves every LA in a
+        commissioning round)."""
+        homes, east, north = free
         if not homes:
-            return []
-        miles = distance_miles(info.centroid_easting, info.centroid_northing,
-                               [h.easting for h in homes], [h.northing for h in homes])
-        order = miles.argsort(kind="stable")
-        radius = m.scenario.matching.home_radius_miles
-        return [homes[i] for i in order.tolist() if miles[i] <= radius]
+            return
+        info = self.model.geography.las[la]
+        miles = distance_miles(info.centroid_easting, info.centroid_northing, east, north)
+        radius = self.model.scenario.matching.home_radius_miles
+        for i in miles.argsort(kind="stable").tolist():
+            if miles[i] <= radius and homes[i].reserved_for is None:
+                yield homes[i]
 
     def _reserve(self, buyer: str, la: int, home: ChildrensHome, discount: float,
                  weeks: int) -> None:

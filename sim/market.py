@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.agents.foster_household import FosterHousehold
 from sim.agents.provider import ChildrensHome, Provider, SupportedHome
-from sim.types import PlacementType, Sector
+from sim.types import Need, PlacementType, Sector
 
 if TYPE_CHECKING:
     from sim.agents.setting import CareSetting
@@ -39,6 +39,7 @@ class Market:
         self.children_displaced = 0
         self.pending_managers = 0.0
         self._concentration: dict[Provider, float] = {}
+        self._buyer_of: list[list[str]] | None = None  # set during a price review
         self._markups: dict[tuple, float] = {}
         self._priced_fee_multiplier: float | None = None
         self._region_of = [la.region for la in model.geography.las]
@@ -63,7 +64,7 @@ class Market:
         occ = self.scarcity.get((kind, region), p.target_occupancy)
         scarce = max(occ - p.target_occupancy, 0.0) / max(1 - p.target_occupancy, 1e-6)
         if provider not in self._concentration:
-            self._concentration[provider] = self.buyer_concentration(provider)
+            self._concentration[provider] = self.buyer_concentration(provider, self._buyer_of)
         frag = 1.0 - self._concentration[provider]
         scarcity = p.ifa_scarcity_markup if kind == "ifa" else p.scarcity_markup
         m = base + scarcity * scarce * base + p.fragmentation_markup * frag
@@ -71,15 +72,23 @@ class Market:
             m = hook(provider, m)
         return max(m, -0.5)
 
-    def buyer_concentration(self, provider: Provider) -> float:
-        """Herfindahl index of the buyers (LAs or cooperatives) of a provider's placements."""
-        las = self.model.las
-        buyers = Counter(las[c.la].buyer_for(c.need)
-                         for s in provider.settings for c in s.occupants)
+    def buyer_concentration(self, provider: Provider,
+                            buyer_of: list[list[str]] | None = None) -> float:
+        """Herfindahl index of the buyers (LAs or cooperatives) of a provider's placements.
+
+        ``buyer_of[la][need]`` is who buys for each LA and need (:meth:`buyers`), passed
+        in by the quarterly review so it is built once rather than per provider."""
+        if buyer_of is None:
+            buyer_of = self.buyers()
+        buyers = Counter(buyer_of[c.la][c.need] for s in provider.settings for c in s.occupants)
         total = sum(buyers.values())
         if total == 0:
             return 0.0
         return sum((v / total) ** 2 for v in buyers.values())
+
+    def buyers(self) -> list[list[str]]:
+        """Who buys placements for each LA's children, by need (LA, or its cooperative)."""
+        return [[la.buyer_for(need) for need in Need] for la in self.model.las]
 
     def price_setting(self, s: CareSetting) -> None:
         """Quote the weekly price of a new placement in ``s``."""
@@ -112,6 +121,7 @@ class Market:
         """Quarterly price review for every setting, from current regional scarcity."""
         self.update_scarcity()
         self._concentration = {}
+        self._buyer_of = self.buyers()
         self._markups = {}
         types = [PlacementType.PRIVATE_HOME, PlacementType.LA_HOME, PlacementType.SUPPORTED]
         if self.model.foster_fee_multiplier != self._priced_fee_multiplier:
@@ -131,6 +141,7 @@ class Market:
                 if price is None:
                     price = quoted[key] = cost * (1 + self.markup(s.service, "ifa", key[1]))
                 s.price = price
+        self._buyer_of = None
         if self.setting_price_hooks:
             for s in self.model.settings[PlacementType.IFA_FOSTER]:
                 if s.reserved_for is None:

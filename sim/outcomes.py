@@ -47,24 +47,47 @@ def _column(values: array) -> np.ndarray:
 
 
 class EpisodeLog:
-    """Closed placement episodes as typed columns (``array``), one entry per episode."""
+    """Closed placement episodes as typed columns (``array``), one entry per episode.
+
+    Episodes arrive as row tuples (:meth:`add`: one list append per episode, about
+    150,000 a year nationally) and are moved into the typed columns a block at a time,
+    which keeps the log compact without ten appends per episode.
+    """
 
     INT_COLUMNS = ("child", "la", "start_week", "end_week", "placement_type", "setting",
                    "setting_la", "postcode")
     FLOAT_COLUMNS = ("distance_miles", "weekly_cost")
+    BLOCK = 8192
 
     def __init__(self) -> None:
         for name in self.INT_COLUMNS:
             setattr(self, name, array("q"))
         for name in self.FLOAT_COLUMNS:
             setattr(self, name, array("d"))
+        self.rows: list[tuple] = []  # episodes not yet moved into the columns
+
+    def add(self, row: tuple) -> None:
+        """One closed episode, its fields in ``INT_COLUMNS + FLOAT_COLUMNS`` order."""
+        rows = self.rows
+        rows.append(row)
+        if len(rows) >= self.BLOCK:
+            self.flush()
+
+    def flush(self) -> None:
+        """Move the pending rows into the typed columns."""
+        if self.rows:
+            for name, values in zip((*self.INT_COLUMNS, *self.FLOAT_COLUMNS),
+                                    zip(*self.rows, strict=True), strict=True):
+                getattr(self, name).extend(values)
+            self.rows = []
 
     def __len__(self) -> int:
-        return len(self.child)
+        return len(self.child) + len(self.rows)
 
     def to_frame(self):
         import pandas as pd
 
+        self.flush()
         return pd.DataFrame({name: _column(getattr(self, name))
                              for name in (*self.INT_COLUMNS, *self.FLOAT_COLUMNS)})
 
@@ -293,22 +316,13 @@ class Outcomes:
     def log_episode(self, child: Child) -> None:
         """Close the child's current placement episode (kept for SSDA903-style output)."""
         s = child.setting
-        e = self.episodes
-        e.child.append(child.unique_id)
-        e.la.append(child.la)
-        e.start_week.append(child.placed_week)
-        e.end_week.append(self.model.week)
-        e.placement_type.append(child.ptype)
         if s is None:
-            e.setting.append(-1)
-            e.setting_la.append(-1)
-            e.postcode.append(-1)
+            self.episodes.add((child.unique_id, child.la, child.placed_week, self.model.week,
+                               child.ptype, -1, -1, -1, child.distance, child.weekly_cost))
         else:
-            e.setting.append(s.unique_id)
-            e.setting_la.append(s.la)
-            e.postcode.append(s.postcode)
-        e.distance_miles.append(child.distance)
-        e.weekly_cost.append(child.weekly_cost)
+            self.episodes.add((child.unique_id, child.la, child.placed_week, self.model.week,
+                               child.ptype, s.unique_id, s.la, s.postcode, child.distance,
+                               child.weekly_cost))
 
     # -- collection -----------------------------------------------------------------
     def collect(self) -> None:
