@@ -83,6 +83,7 @@ class VacancyIndex:
         """
         if setting.sid < 0:
             setting.sid = len(self.settings)
+            setting.slot = int(setting.ptype) * self.n_las + setting.la  # both fixed
             self.settings.append(setting)
         free = (setting.places - setting.blocked - len(setting.occupants)
                 if setting.open else 0)
@@ -98,14 +99,14 @@ class VacancyIndex:
             else:
                 self.free[at] = free
                 if setting.band is not setting.filed_band:
-                    self._file_band(setting, at, int(setting.ptype) * self.n_las + setting.la)
+                    self._file_band(setting, at, setting.slot)
         elif at >= 0:
             self._remove(setting, at)
         if not setting.open:
             self.settings[setting.sid] = None
 
     def _insert(self, setting: CareSetting, free: int) -> None:
-        slot = int(setting.ptype) * self.n_las + setting.la
+        slot = setting.slot
         n = self.count[slot]
         if n == self.width:
             self._widen()
@@ -116,12 +117,20 @@ class VacancyIndex:
         self.price[at] = setting.price
         self.easting[at] = setting.easting
         self.northing[at] = setting.northing
-        self.complex_ok[at] = 0
-        self._file_band(setting, at, slot)
+        # The band, as _file_band files it (inlined: this runs on most admissions).
+        band = setting.band
+        self.min_age[at] = band[0]
+        self.max_age[at] = band[1]
+        if band[2]:
+            self.complex_ok[at] = 1
+            self.complex_count[slot] += 1
+        else:
+            self.complex_ok[at] = 0
+        setting.filed_band = band
         setting.slot_index = at
 
     def _remove(self, setting: CareSetting, at: int) -> None:
-        slot = int(setting.ptype) * self.n_las + setting.la
+        slot = setting.slot
         last = slot * self.width + self.count[slot] - 1
         self.count[slot] -= 1
         if self.complex_ok[at]:

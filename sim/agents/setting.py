@@ -28,6 +28,8 @@ class CareSetting(mesa.Agent):
     """Buyer whose reserved list currently holds this setting (kept by the index)."""
     sid: int = -1
     """The setting's id in the vacancy index (-1: never refreshed)."""
+    slot: int = -1
+    """The vacancy index's (placement type, LA) slot for this setting (set with ``sid``)."""
     slot_index: int = -1
     """Where the vacancy index files this setting's free places (-1: no free place)."""
     filed_band: tuple | None = None
