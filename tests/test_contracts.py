@@ -55,3 +55,32 @@ def test_no_block_contracts_when_switched_off():
         m.step()
     assert not m.contracts.active
     assert m.contracts.total_void_spend() == 0
+
+
+def test_nearest_free_homes_are_in_order_and_skip_homes_booked_since(model):
+    from sim.geography import distance_miles
+
+    contracts = model.contracts
+    free = contracts._free_homes()
+    homes = free[0]
+    assert homes and all(h.reserved_for is None and h.open for h in homes)
+    la = model.active_las[0]
+    info = model.geography.las[la]
+    radius = model.scenario.matching.home_radius_miles
+
+    def miles(h):
+        return float(distance_miles(info.centroid_easting, info.centroid_northing,
+                                    h.easting, h.northing))
+
+    near = list(contracts._nearest(free, la))
+    assert near, "no free home within the radius of the first LA"
+    assert [miles(h) for h in near] == sorted(miles(h) for h in near)
+    assert all(miles(h) <= radius for h in near)
+    assert set(near) == {h for h in homes if miles(h) <= radius}
+    # A home booked after the listing (by an earlier LA in the same round) is passed over.
+    first = near[0]
+    first.reserved_for = "someone else"
+    try:
+        assert first not in list(contracts._nearest(free, la))
+    finally:
+        first.reserved_for = None

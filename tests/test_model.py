@@ -628,3 +628,21 @@ def test_adoption_follows_foster_care() -> None:
     assert len(froms[8.0]) > 200
     assert froms[8.0].isin(foster).all(), froms[8.0].value_counts()
     assert not froms[0.0].isin(foster).all()
+
+
+@given(n=st.integers(0, 40), block=st.integers(1, 7))
+@settings(max_examples=40, deadline=None)
+def test_episode_log_keeps_every_row_in_order_across_blocks(n: int, block: int) -> None:
+    from sim.outcomes import EpisodeLog
+
+    log = EpisodeLog()
+    log.BLOCK = block  # move rows into the columns every few episodes
+    rows = [(i, i % 5, i, i + 3, i % 9, 100 + i, i % 7, 1000 + i, 0.5 * i, 10.25 * i)
+            for i in range(n)]
+    for k, row in enumerate(rows):
+        log.add(row)
+        assert len(log) == k + 1
+    frame = log.to_frame()
+    assert list(frame.columns) == [*EpisodeLog.INT_COLUMNS, *EpisodeLog.FLOAT_COLUMNS]
+    assert [tuple(r) for r in frame.itertuples(index=False)] == rows
+    assert len(log) == n and not log.rows
