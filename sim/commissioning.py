@@ -269,6 +269,15 @@ class Commissioner:
                                [(ptype, must_fit)])
         return self._search_tiers(plan, profile)[0]
 
+    def foster_for_adoption(self, child: Child) -> CareSetting | None:
+        """Foster carers for a child with an adoption plan (in-house first, then IFA), who
+        need not meet every need: the stay is a short step before the adoptive placement."""
+        for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
+            setting = self.best_setting([child], ptype, must_fit=False)
+            if setting is not None:
+                return setting
+        return None
+
     def _best_scoring(self, child: Child, found: list[CareSetting]) -> CareSetting:
         """The candidate with the lowest :meth:`score` (inlined: this runs ~10^5 times/year)."""
         e, n, la = child.easting, child.northing, child.la

@@ -594,13 +594,11 @@ class CareMarketModel(mesa.Model):
         self.place_without_setting(child, PlacementType.ADOPTION)
 
     def _move_to_foster(self, child: Child) -> bool:
-        """A foster placement (in-house first, then IFA) for a child with an adoption plan."""
-        for ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
-            s = self.commissioner.best_setting([child], ptype, must_fit=False)
-            if s is not None:
-                self.place(child, s, s.fits(child))
-                return True
-        return False
+        """A foster placement for a child with an adoption plan, if one is free."""
+        s = self.commissioner.foster_for_adoption(child)
+        if s is not None:
+            self.place(child, s, s.fits(child))
+        return s is not None
 
     def _breakdown(self, child: Child) -> None:
         """A placement ends unplanned. Short provider notice means an emergency move first."""
