@@ -61,26 +61,25 @@ class BlockContracts:
             held[c.la] = held.get(c.la, 0) + c.home.places
         free = self._free_homes()
         for la in m.active_las:
-            agent = m.las[la]
             target = p.block_contract_share * float(in_homes[la])
-            have = held.get(la, 0)
-            if have >= target - 0.5:
-                continue
-            for home in self._nearest(free, la):
-                if have >= target - 0.5:
-                    break
-                self._reserve(agent.buyer, la, home, p.block_discount,
-                              round(p.block_years * 52.1775))
-                have += home.places
+            self._top_up(m.las[la].buyer, la, free, held.get(la, 0), target)
 
     def reserve_near(self, buyer: str, la: int, places: float) -> int:
         """Block-book free homes nearest to ``la`` for ``buyer`` until about ``places``
         places are held (regional commissioning near forecast demand); returns places held.
         The signing LA ``la`` pays the voids. Discount and length as for yearly contracts."""
+        return self._top_up(buyer, la, self._free_homes(), 0, places)
+
+    def _top_up(self, buyer: str, la: int,
+                free: tuple[list[ChildrensHome], np.ndarray, np.ndarray],
+                held: int, target: float) -> int:
+        """Block-book the homes of ``free`` nearest to ``la`` for ``buyer`` until about
+        ``target`` places are held (``held`` already are); returns the places held."""
+        if held >= target - 0.5:
+            return held
         p = self.model.scenario.matching
-        held = 0
-        for home in self._nearest(self._free_homes(), la):
-            if held >= places - 0.5:
+        for home in self._nearest(free, la):
+            if held >= target - 0.5:
                 break
             self._reserve(buyer, la, home, p.block_discount, round(p.block_years * 52.1775))
             held += home.places

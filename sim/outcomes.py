@@ -316,13 +316,9 @@ class Outcomes:
     def log_episode(self, child: Child) -> None:
         """Close the child's current placement episode (kept for SSDA903-style output)."""
         s = child.setting
-        if s is None:
-            self.episodes.add((child.unique_id, child.la, child.placed_week, self.model.week,
-                               child.ptype, -1, -1, -1, child.distance, child.weekly_cost))
-        else:
-            self.episodes.add((child.unique_id, child.la, child.placed_week, self.model.week,
-                               child.ptype, s.unique_id, s.la, s.postcode, child.distance,
-                               child.weekly_cost))
+        where = (-1, -1, -1) if s is None else (s.unique_id, s.la, s.postcode)
+        self.episodes.add((child.unique_id, child.la, child.placed_week, self.model.week,
+                           child.ptype, *where, child.distance, child.weekly_cost))
 
     # -- collection -----------------------------------------------------------------
     def collect(self) -> None:

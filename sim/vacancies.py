@@ -117,16 +117,8 @@ class VacancyIndex:
         self.price[at] = setting.price
         self.easting[at] = setting.easting
         self.northing[at] = setting.northing
-        # The band, as _file_band files it (inlined: this runs on most admissions).
-        band = setting.band
-        self.min_age[at] = band[0]
-        self.max_age[at] = band[1]
-        if band[2]:
-            self.complex_ok[at] = 1
-            self.complex_count[slot] += 1
-        else:
-            self.complex_ok[at] = 0
-        setting.filed_band = band
+        self.complex_ok[at] = 0
+        self._file_band(setting, at, slot)
         setting.slot_index = at
 
     def _remove(self, setting: CareSetting, at: int) -> None:
