@@ -73,6 +73,11 @@ class CareMarketModel(mesa.Model):
             sc = sc.replace(**overrides)
         self._care_scenario = sc
         self.seed = seed
+        with _long_lived_gc():  # the build makes ~600,000 long-lived objects
+            self._build(sc, seed)
+
+    def _build(self, sc: Scenario, seed: int) -> None:
+        """Streams, geography, supply, policies and the 2019 stock."""
         # Independent streams per process, so a policy that changes one process leaves
         # the others' draws (and so paired comparisons) untouched.
         seq = np.random.SeedSequence(seed)
@@ -713,7 +718,8 @@ class CareMarketModel(mesa.Model):
 
 @contextlib.contextmanager
 def _long_lived_gc():
-    """Collect rarely during a run: the market is millions of long-lived objects.
+    """Collect rarely while the model is built or run: the market is millions of
+    long-lived objects.
 
     Python's cycle collector would otherwise rescan them thousands of times (about 13%
     of a national run). Existing objects are frozen (without a full collection first,
