@@ -44,6 +44,8 @@ print(json.dumps({
     "children_start": start_children, "children_end": int(last["children_in_care"]),
     "weeks": int(model.week), "events": events, "peak_rss_mb": rss_mb,
 }))
+sys.stdout.flush()
+import gc; gc.freeze()  # exit as the `sim` command does (sim.cli.console)
 """
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -243,5 +244,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def console() -> None:
+    """The installed ``sim`` command: :func:`main`, then a quick exit.
+
+    A national run leaves about a million objects in reference cycles; collecting them
+    at interpreter shutdown took 1.5 s after a two-year run, for memory the operating
+    system reclaims anyway. Freezing the collector first skips that; output is already
+    written and flushed, and exit handlers still run. (Not in :func:`main`, which tests
+    call in-process.)
+    """
+    code = main()
+    sys.stdout.flush()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

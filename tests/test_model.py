@@ -533,6 +533,21 @@ def test_cli_run_writes_results(capsys, tmp_path: Path) -> None:
     assert len(national) == meta["weeks"] + 1
 
 
+def test_installed_command_exits_with_mains_code_and_flushed_output(tmp_path: Path) -> None:
+    # `sim` (sim.cli.console) freezes the garbage collector before exiting: the summary,
+    # the files and the exit code must be exactly what main() gives.
+    command = [sys.executable, "-c", "from sim.cli import console; console()"]
+    ok = subprocess.run([*command, "run", "--scale", "0.01", "--years", "0.25",
+                         "--out", str(tmp_path / "out")],
+                        capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.rstrip().splitlines()[-1].startswith("results written to")
+    assert (tmp_path / "out" / "run.json").is_file()
+    bad = subprocess.run([*command, "run", "--years", "-1"], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: --years: -1.0 is out of range; allowed (0, 50]"
+
+
 def test_cli_params_lists_every_parameter(capsys) -> None:
     from sim.scenario import describe_parameters
 
