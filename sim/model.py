@@ -20,7 +20,7 @@ import mesa
 import numpy as np
 
 from sim.agents.child import Child
-from sim.agents.foster_household import FosterHousehold
+from sim.agents.foster_household import CarerTotals, FosterHousehold
 from sim.agents.local_authority import LocalAuthorityAgent
 from sim.agents.provider import Provider
 from sim.commissioning import Commissioner
@@ -96,6 +96,7 @@ class CareMarketModel(mesa.Model):
             la.in_house = []
         self.calendar: dict[int, list[tuple[int, Any, int]]] = defaultdict(list)
         self.vacancies = VacancyIndex(len(geo.las))
+        self.carer_totals = CarerTotals()  # England's mainstream foster supply, kept running
         self.settings: dict[PlacementType, dict[CareSetting, None]] = {
             t: {} for t in PlacementType}
         self.providers: list[Provider] = []

@@ -502,25 +502,20 @@ SUPPLY_KEYS = ("homes_open", "la_homes_open", "home_places", "foster_households"
 
 
 def _supply_snapshot(m: CareMarketModel) -> dict[str, float]:
-    """Supply, prices and margins: O(settings), so taken at snapshot weeks only."""
+    """Supply, prices and margins, taken at snapshot weeks only: homes and providers are
+    walked; foster carers come from running totals
+    (:class:`~sim.agents.foster_household.CarerTotals`)."""
     homes = [s for t in (PlacementType.PRIVATE_HOME, PlacementType.LA_HOME)
              for s in m.settings[t]]
-    households = places = vacancies = 0
-    for t in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
-        for s in m.settings[t]:
-            if s.retiring:
-                continue
-            households += 1
-            places += s.places
-            vacancies += s.places - len(s.occupants) - s.staying_put
+    carers = m.carer_totals  # running totals: households are counted as they change
     return {
         "homes_open": len(homes),
         "la_homes_open": len(m.settings[PlacementType.LA_HOME]),
         "home_places": sum(s.places for s in homes),
-        "foster_households": households,
+        "foster_households": carers.households,
         "kinship_households": len(m.settings[PlacementType.KINSHIP]),
-        "foster_places": places,
-        "foster_vacancies": vacancies,
+        "foster_places": carers.places,
+        "foster_vacancies": carers.places - carers.filled,
         "mean_price_private_home": _mean_price(m, PlacementType.PRIVATE_HOME),
         "mean_price_ifa": _mean_price(m, PlacementType.IFA_FOSTER),
         "margin_homes": _sector_margin(m, "homes"),

@@ -79,7 +79,8 @@ class VacancyIndex:
         """Record a setting's current free places (and band, block contract, closure).
 
         Runs on every admission and discharge: usually one array write, or a move in or
-        out of the setting's slot.
+        out of the setting's slot. Foster households also file their running supply
+        totals here (:meth:`~sim.agents.foster_household.FosterHousehold.file_totals`).
         """
         if setting.sid < 0:
             setting.sid = len(self.settings)
@@ -102,6 +103,8 @@ class VacancyIndex:
                     self._file_band(setting, at, setting.slot)
         elif at >= 0:
             self._remove(setting, at)
+        if setting.totalled:
+            setting.file_totals()
         if not setting.open:
             self.settings[setting.sid] = None
 

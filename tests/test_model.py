@@ -18,8 +18,10 @@ The invariants checked after every simulated week (:func:`assert_invariants`):
     has one), and initial stock + starts - ceased == children in care.
 (d) costs are non-negative: each child's weekly cost and each LA's weekly spend.
 (e) the running counters (``outcomes.count``, spend, distance, far, outside, well
-    placed) equal a recount from the children; the vacancy index is exact; no child is
-    past its leaving week or 18; no calendar event is scheduled in the past.
+    placed) equal a recount from the children; the vacancy index is exact; the running
+    foster-carer totals (England's, and each IFA's filled and empty places) equal a
+    recount from the households; no child is past its leaving week or 18; no calendar
+    event is scheduled in the past.
 (f) nobody waits for good: every child in an emergency placement has a search due for it
     (a re-search every few weeks, or the end of a matching delay).
 """
@@ -195,6 +197,30 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
                 if filed != own or vac.settings[int(vac.sid[at])] is not s:
                     bad.append(f"week {week}: vacancy index has {filed} for setting "
                                f"{s.unique_id}, which has {own}")
+
+    # Running foster-carer totals equal a recount (the supply snapshot and the IFAs'
+    # 4-weekly accounts read them instead of walking every household).
+    recount = [0, 0, 0]
+    for t in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER):
+        for s in model.settings[t]:
+            if s.open and not s.retiring:
+                recount[0] += 1
+                recount[1] += s.places
+                recount[2] += len(s.occupants) + s.staying_put
+    totals = model.carer_totals
+    if [totals.households, totals.places, totals.filled] != recount:
+        bad.append(f"week {week}: carer totals {totals.households, totals.places, totals.filled}"
+                   f" != recount {tuple(recount)}")
+    for p in model.providers:
+        if p.kind != "ifa":
+            continue
+        open_carers = [s for s in p.settings if s.open]
+        filled = sum(len(s.occupants) + s.staying_put for s in open_carers)
+        empty = sum(max(s.places - len(s.occupants) - s.staying_put, 0) for s in open_carers)
+        if (p.carer_filled, p.carer_places - p.carer_filled) != (filled, empty):
+            bad.append(f"week {week}: IFA {p.unique_id} totals filled/empty "
+                       f"{p.carer_filled}/{p.carer_places - p.carer_filled} != recount "
+                       f"{filled}/{empty}")
 
     # (f) Nobody waits for good: a child in an emergency placement has a search due for
     # that placement (a re-search, or the end of a matching delay).

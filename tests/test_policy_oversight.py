@@ -220,3 +220,27 @@ def test_defaults_alone_run() -> None:
     model = CareMarketModel(_scenario([("financial_oversight", {})]), seed=1, scale=0.2)
     result = model.run(0.3)
     assert np.isfinite(result.national["total_spend"]).all()
+
+
+def test_an_ifa_sold_as_a_going_concern_takes_its_carers_places_with_it() -> None:
+    # A sale moves every household, with its children and Staying Put places, to the
+    # buyer: both IFAs' running totals of filled and empty carer places must follow.
+    from sim.policies._provision import new_operator, transfer_all, transfer_setting
+
+    model = CareMarketModel(_scenario([]), seed=2)
+    model.run(years=0.5)
+    ifas = sorted((p for p in model.providers if p.kind == "ifa" and p.active),
+                  key=lambda p: p.carer_filled, reverse=True)
+    seller, other = ifas[0], ifas[1]
+    filled, places = seller.carer_filled, seller.carer_places
+    assert filled > 0
+    buyer = new_operator(model, "ifa", Sector.PRIVATE, seller.region, "buyer")
+    transfer_setting(model, next(s for s in other.settings if s.open and s.occupants), buyer)
+    moved = (buyer.carer_filled, buyer.carer_places)
+    assert moved[0] > 0
+    transfer_all(model, seller, buyer)
+    assert (seller.carer_filled, seller.carer_places) == (0, 0)
+    assert (buyer.carer_filled, buyer.carer_places) == (filled + moved[0], places + moved[1])
+    for _ in range(9):  # now, and after each of 8 weeks (stock count not checked here)
+        assert [v for v in invariant_violations(model, 0) if "carer" in v] == []
+        model.step()

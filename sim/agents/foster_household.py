@@ -16,6 +16,20 @@ def ifa_carer_cost(cost_per_place: float, filled: int, empty: int) -> float:
     return cost_per_place * (0.85 * filled + 0.15 * empty)
 
 
+class CarerTotals:
+    """Running totals of the mainstream (LA and IFA) households taking children.
+
+    Kept at every change (:meth:`FosterHousehold.file_totals`), so the supply snapshot
+    need not walk some 35,000 households. A household that is deregistering (retiring)
+    is not counted; ``filled`` counts children placed and young people Staying Put.
+    """
+
+    def __init__(self) -> None:
+        self.households = 0
+        self.places = 0
+        self.filled = 0
+
+
 class FosterHousehold(CareSetting):
     """Kinship, LA in-house or IFA foster carer at a real postcode.
 
@@ -40,6 +54,10 @@ class FosterHousehold(CareSetting):
             self.band = (0.0, 18.0, True)
         else:
             self.band = (min_age, max_age, complex_ok)
+        # Mainstream households keep running totals (their IFA's, and England's):
+        # what was last filed, as (open places, filled places, counted nationally).
+        self.totalled = ptype != PlacementType.KINSHIP
+        self.filed = (0, 0, False)
 
     @property
     def provider(self):
@@ -52,6 +70,46 @@ class FosterHousehold(CareSetting):
 
     def fits(self, child: Child) -> bool:
         return child.need == Need.STANDARD or self.complex_ok or self.ptype == PlacementType.KINSHIP
+
+    def file_totals(self) -> None:
+        """Bring the running totals up to date with this household (the vacancy index
+        calls this on every change to its occupancy, Staying Put, retirement or opening).
+
+        An IFA's totals count every open household (it pays carers until they leave);
+        England's count those still taking children. Every household keeps
+        ``occupants + staying_put <= places`` (a place is only filled when free, and
+        Staying Put blocks the place it keeps), so an IFA's empty places are its places
+        less its filled ones.
+        """
+        places = self.places if self.open else 0
+        filled = len(self.occupants) + self.staying_put if places else 0
+        counted = places > 0 and not self.retiring
+        old_places, old_filled, was_counted = self.filed
+        if (places, filled, counted) == self.filed:
+            return
+        if self.ptype == PlacementType.IFA_FOSTER:
+            self.service.carer_places += places - old_places
+            self.service.carer_filled += filled - old_filled
+        totals = self.model.carer_totals
+        if was_counted:
+            totals.households -= 1
+            totals.places -= old_places
+            totals.filled -= old_filled
+        if counted:
+            totals.households += 1
+            totals.places += places
+            totals.filled += filled
+        self.filed = (places, filled, counted)
+
+    def change_service(self, operator) -> None:
+        """The household passes to another IFA (a sale): its places go with it."""
+        places, filled, _ = self.filed
+        if self.ptype == PlacementType.IFA_FOSTER:
+            self.service.carer_places -= places
+            self.service.carer_filled -= filled
+            operator.carer_places += places
+            operator.carer_filled += filled
+        self.service = operator
 
     def running_cost(self) -> float:
         """IFA's weekly cost for this household: fees for filled places plus support."""

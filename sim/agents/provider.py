@@ -36,6 +36,9 @@ class Provider(mesa.Agent):
         self.settings: list[CareSetting] = []
         self.active = True
         self.revenue_rate = 0.0  # sum of weekly prices of children placed now
+        # An IFA's open carers' places and those filled (kept by FosterHousehold).
+        self.carer_places = 0
+        self.carer_filled = 0
         self.revenue_to_date = 0.0
         self.cost_to_date = 0.0
         self.quarter_revenue = 0.0
@@ -59,15 +62,10 @@ class Provider(mesa.Agent):
     def weekly_cost(self) -> float:
         """Running costs of open settings (mostly fixed: staff) plus interest."""
         if self.kind == "ifa":
-            # Carers' fees for filled places plus support for empty ones (inlined: an IFA
-            # group has thousands of households and this runs every four weeks).
-            filled = empty = 0
-            for s in self.settings:
-                if s.open:
-                    occupied = len(s.occupants) + s.staying_put
-                    filled += occupied
-                    empty += max(s.places - occupied, 0)
-            running = ifa_carer_cost(self.model.scenario.prices.ifa_cost, filled, empty)
+            # Carers' fees for filled places plus support for empty ones, from running
+            # totals (an IFA group has thousands of households).
+            running = ifa_carer_cost(self.model.scenario.prices.ifa_cost, self.carer_filled,
+                                     self.carer_places - self.carer_filled)
         else:
             running = sum(s.running_cost() for s in self.settings if s.open)
         return running * self.cost_multiplier + self.debt * self.interest_rate / 52.1775

@@ -34,6 +34,8 @@ class CareSetting(mesa.Agent):
     """Where the vacancy index files this setting's free places (-1: no free place)."""
     filed_band: tuple | None = None
     """The band the vacancy index last recorded (re-filed when ``band`` is replaced)."""
+    totalled: bool = False
+    """Whether :meth:`file_totals` keeps running supply totals (mainstream foster carers)."""
 
     def __init__(self, model, la: int, postcode: int, easting: float, northing: float,
                  places: int, price: float) -> None:
@@ -71,6 +73,9 @@ class CareSetting(mesa.Agent):
     def free_places(self) -> int:
         """Places a new child could take now."""
         return self.places - self.blocked - len(self.occupants) if self.open else 0
+
+    def file_totals(self) -> None:
+        """Update running supply totals after a change (only foster households keep any)."""
 
     def accepts(self, child: Child) -> bool:
         """Whether this setting's registration or approval covers the child."""

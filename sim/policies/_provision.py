@@ -44,7 +44,7 @@ def transfer_setting(model: CareMarketModel, s: CareSetting, operator: Provider)
     operator.revenue_rate += revenue
     operator.settings.append(s)
     if isinstance(s, FosterHousehold):
-        s.service = operator
+        s.change_service(operator)
     else:
         s.provider = operator
 
@@ -63,7 +63,7 @@ def transfer_all(model: CareMarketModel, old: Provider, operator: Provider) -> i
     operator.settings.extend(moving)
     for s in moving:
         if isinstance(s, FosterHousehold):
-            s.service = operator
+            s.change_service(operator)
         else:
             s.provider = operator
     if old.kind == "ifa":
