@@ -140,7 +140,8 @@ class Market:
                 price = quoted.get(key)
                 if price is None:
                     price = quoted[key] = cost * (1 + self.markup(s.service, "ifa", key[1]))
-                s.price = price
+                if s._price != price:  # most quotes are unchanged between reviews
+                    s.price = price
         self._buyer_of = None
         if self.setting_price_hooks:
             for s in self.model.settings[PlacementType.IFA_FOSTER]:
