@@ -55,9 +55,10 @@ class FosterHousehold(CareSetting):
         else:
             self.band = (min_age, max_age, complex_ok)
         # Mainstream households keep running totals (their IFA's, and England's):
-        # what was last filed, as (open places, filled places, counted nationally).
+        # what was last filed: open places, filled places, whether counted nationally.
         self.totalled = ptype != PlacementType.KINSHIP
-        self.filed = (0, 0, False)
+        self.filed_places = self.filed_filled = 0
+        self.filed_counted = False
 
     @property
     def provider(self):
@@ -81,17 +82,25 @@ class FosterHousehold(CareSetting):
         Staying Put blocks the place it keeps), so an IFA's empty places are its places
         less its filled ones.
         """
+        if (self.filed_counted and self.open and not self.retiring
+                and self.places == self.filed_places):
+            # The usual change (an admission or a discharge): only filled places move.
+            change = len(self.occupants) + self.staying_put - self.filed_filled
+            if change:
+                self.filed_filled += change
+                self.model.carer_totals.filled += change
+                if self.ptype == PlacementType.IFA_FOSTER:
+                    self.service.carer_filled += change
+            return
         places = self.places if self.open else 0
         filled = len(self.occupants) + self.staying_put if places else 0
         counted = places > 0 and not self.retiring
-        old_places, old_filled, was_counted = self.filed
-        if (places, filled, counted) == self.filed:
-            return
+        old_places, old_filled = self.filed_places, self.filed_filled
         if self.ptype == PlacementType.IFA_FOSTER:
             self.service.carer_places += places - old_places
             self.service.carer_filled += filled - old_filled
         totals = self.model.carer_totals
-        if was_counted:
+        if self.filed_counted:
             totals.households -= 1
             totals.places -= old_places
             totals.filled -= old_filled
@@ -99,11 +108,11 @@ class FosterHousehold(CareSetting):
             totals.households += 1
             totals.places += places
             totals.filled += filled
-        self.filed = (places, filled, counted)
+        self.filed_places, self.filed_filled, self.filed_counted = places, filled, counted
 
     def change_service(self, operator) -> None:
         """The household passes to another IFA (a sale): its places go with it."""
-        places, filled, _ = self.filed
+        places, filled = self.filed_places, self.filed_filled
         if self.ptype == PlacementType.IFA_FOSTER:
             self.service.carer_places -= places
             self.service.carer_filled -= filled
