@@ -134,6 +134,7 @@ class Geography:
         self.easting = easting
         self.northing = northing
         self.offsets = offsets
+        self._bounds = offsets.tolist()  # the same, as Python ints for the scalar draw
         self._by_key: dict[str, LocalAuthority] = {}
         for la in las:
             for key in (la.ons_code, la.dfe_code, la.name.casefold()):
@@ -206,9 +207,9 @@ class Geography:
 
         The scalar twin of :meth:`sample_postcodes`, for the model's hot paths.
         """
-        lo = int(self.offsets[la_index])
-        i = lo + int(rng.integers(int(self.offsets[la_index + 1]) - lo))
-        return i, float(self.easting[i]), float(self.northing[i])
+        lo = self._bounds[la_index]
+        i = lo + int(rng.integers(self._bounds[la_index + 1] - lo))
+        return i, float(self.easting.item(i)), float(self.northing.item(i))
 
     def postcode(self, index: int) -> str:
         """Display form of the postcode at a national index."""
