@@ -637,7 +637,7 @@ class CareMarketModel(mesa.Model):
         total = int(families.sum())
         if total == 0:
             return
-        prof = draw_entrant_profiles(rng, total, sc.demand)
+        prof = draw_entrant_profiles(rng, total, sc.demand, year)
         exit_week, reason = sample_exits(rng, float(week), prof["age"], np.zeros(total),
                                          self.hazards)
         sizes = family_sizes(rng, total, share)
