@@ -9,6 +9,7 @@ care. Sampling the exit time up front turns leaving care into one scheduled even
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,3 +199,46 @@ def family_sizes(rng: np.random.Generator, n_families: int, share: float) -> np.
     groups = rng.random(n_families) < family_probability(share)
     sizes[groups] = rng.choice(SIBLING_SIZES, size=int(groups.sum()), p=SIBLING_SIZE_P)
     return sizes
+
+
+def stock_sibling_groups(rng: np.random.Generator, ages: np.ndarray, eligible: np.ndarray,
+                         share: float, kinds: np.ndarray, same_kind_share: float,
+                         age_gap: float = 5.0) -> list[list[int]]:
+    """Brothers and sisters among one LA's children already in care (indices into ``ages``).
+
+    Groups of 2-4 (sizes as for entering families) are formed around a randomly chosen
+    child from eligible children whose ages are within ``age_gap`` years of theirs, until
+    about ``share`` of all the children are in one. In ``same_kind_share`` of groups the
+    siblings are all in the lead's kind of placement (``kinds``); in the rest each keeps
+    their own, so groups that DfE's mix puts in different kinds of placement start out
+    separated.
+    """
+    order = rng.permutation(np.flatnonzero(eligible)).tolist()
+    target = share * len(ages)
+    taken = [False] * len(ages)
+    cdf = np.cumsum(SIBLING_SIZE_P).tolist()
+    groups: list[list[int]] = []
+    in_groups = 0
+    for pos, lead in enumerate(order):
+        if in_groups >= target:
+            break
+        if taken[lead]:
+            continue
+        size = int(SIBLING_SIZES[min(bisect.bisect_right(cdf, rng.random()), 2)])
+        if size > target - in_groups and rng.random() * size >= target - in_groups:
+            break  # the last family only in proportion, so small LAs are not overfilled
+        same = rng.random() < same_kind_share
+        members = [lead]
+        for other in order[pos + 1:pos + 80]:
+            if len(members) == size:
+                break
+            if (not taken[other] and abs(ages[other] - ages[lead]) <= age_gap
+                    and (not same or kinds[other] == kinds[lead])):
+                members.append(other)
+        if len(members) < 2:
+            continue
+        for i in members:
+            taken[i] = True
+        groups.append(members)
+        in_groups += len(members)
+    return groups

@@ -69,6 +69,16 @@ class Demand:
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
     sibling_group_share: float = param(0.45, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated (CCo 2023)")
+    stock_sibling_share: float = param(
+        0.26, 0, 0.9, "share of the 31 March 2019 stock with a brother or sister in care",
+        f"{EST}; the share the baseline's entries sustain (about 26% in 2026-29). Published "
+        "counts are higher and differently defined: 21,150 children in 8,446 sibling groups "
+        "in 97 LAs (Family Rights Group FOI, 2015)")
+    stock_siblings_same_kind_share: float = param(
+        0.35, 0, 1, "share of the 2019 stock's sibling groups all in one kind of placement",
+        "calibrated to 37% of children with a sibling in care separated (Children's "
+        "Commissioner, Siblings in care, 2023); the rest are in the kinds DfE's 2019 mix "
+        "draws for each child")
     kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
     with_parents_share: float = param(0.07, 0, 1, "share of entrants placed with parents",
