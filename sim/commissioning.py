@@ -3,8 +3,9 @@
 Connected (kinship) carers are found when a child enters care (see the model); every
 other placement comes from this search. The LA goes tier by tier in its preference
 order -- in-house foster -> IFA foster (supported accommodation first for unaccompanied
-16-17s, after in-house carers for other 16-17s) -> LA home -> private home for needs
-that call for one -- and within a tier takes the first few suitable vacancies met
+16-17s and those entering care at 16-17, after in-house carers for other 16-17s) -> LA
+home -> private home for needs that call for one -- and within a tier takes the first
+few suitable vacancies met
 walking outwards from the child's LA, choosing the one with the best cost-distance-fit
 score. If no tier has a vacancy that meets the child's needs it accepts one that does
 not (counted against sufficiency), and failing that an emergency or unregistered
@@ -53,6 +54,7 @@ class Commissioner:
         m = model.scenario.matching
         self.k = m.candidates
         self.match_probability = m.match_probability
+        self.supported_first_entry_age = m.supported_first_entry_age
         # The compiled search draws its own uniforms (SplitMix64), seeded from the stream.
         self._state = np.array([model.streams["matching"].integers(2**63)], dtype=np.uint64)
         self._avoid_one = np.full(1, -1, dtype=np.int64)
@@ -91,14 +93,19 @@ class Commissioner:
     def _keyed_tiers(self, child: Child, group_size: int) -> tuple[tuple, list]:
         """(what the tiers depend on, the tiers)."""
         age = child.age()
-        key = (child.need, age >= 16, child.uasc, group_size == 1)
+        # Young people who came into care at 16-17 (and unaccompanied ones) are offered
+        # supported accommodation before foster carers.
+        supported_first = age >= 16 and (child.uasc or (
+            child.age(child.entered_week) >= self.supported_first_entry_age))
+        key = (child.need, age >= 16, supported_first, group_size == 1)
         cached = self._tier_cache.get(key)
         if cached is None:
-            cached = self._tier_cache[key] = self._tiers(child.need, age, child.uasc, group_size)
+            cached = self._tier_cache[key] = self._tiers(child.need, age, supported_first,
+                                                         group_size)
         return key, cached
 
     @staticmethod
-    def _tiers(need: Need, age: float, uasc: bool, group_size: int) -> list:
+    def _tiers(need: Need, age: float, supported_first: bool, group_size: int) -> list:
         if need == Need.COMPLEX:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER,
                        PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
@@ -107,9 +114,9 @@ class Commissioner:
         else:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER]
             if age >= 16 and group_size == 1:
-                # Unaccompanied 16-17s mostly go to supported accommodation; others after
-                # the LA's own carers.
-                at = 0 if uasc else 1
+                # Unaccompanied 16-17s and those entering care at 16-17 mostly go to
+                # supported accommodation; others after the LA's own carers.
+                at = 0 if supported_first else 1
                 fitting.insert(at, PlacementType.SUPPORTED)
             if need == Need.DISABLED:
                 fitting += [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]

@@ -40,6 +40,11 @@ def _run(seed: int) -> dict:
                     for k in ("under_1", "1_4", "5_9", "10_15", "16_17")},
         "far": float(n["share_far_20_miles"].iloc[52:].mean()),
         "outside": float(n["share_outside_la"].iloc[52:].mean()),
+        # at each 31 March snapshot (every 52 weeks, as the annual table)
+        "far_at": {y: float(n["share_far_20_miles"].iloc[52 * (y - 2019)])
+                   for y in range(2021, 2019 + YEARS + 1)},
+        "outside_at": {y: float(n["share_outside_la"].iloc[52 * (y - 2019)])
+                       for y in range(2021, 2019 + YEARS + 1)},
         "homes": {y: int(at[y].homes_open) for y in at if y in (2019, 2023)},
         "price_home": float(n["mean_price_private_home"].iloc[52:157].mean()),
         "price_ifa": float(n["mean_price_ifa"].iloc[52:157].mean()),
@@ -129,6 +134,15 @@ def test_distance_calibration(runs):
     # probability and carers living across boundaries were tuned to these. +-5/+-7 points.
     assert abs(_mean(runs, "far") - 0.21) <= 0.05
     assert abs(_mean(runs, "outside") - 0.41) <= 0.07
+
+
+def test_distance_does_not_drift(runs):
+    # DfE: the share > 20 miles was 20-22% every year 2019-2024, and 41% were outside
+    # their LA in 2019, with no sign of a trend. Each 31 March 2021-2025 within the same
+    # bands, so a drift after the calibration period is caught.
+    for year in (2021, 2022, 2023, 2024, 2025):
+        assert abs(_mean(runs, "far_at", year) - 0.21) <= 0.05, year
+        assert abs(_mean(runs, "outside_at", year) - 0.41) <= 0.07, year
 
 
 # -- validation targets (not tuned to) -------------------------------------------------
