@@ -67,11 +67,12 @@ class Demand:
     complex_needs_share: float = param(0.19, 0, 1, "share of entering children (8+ only)",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
-    sibling_group_share: float = param(0.45, 0, 1, "share of entrants arriving with siblings",
-                                       f"{EST}; calibrated to 37% separated (CCo 2023)")
+    sibling_group_share: float = param(0.36, 0, 1, "share of entrants arriving with siblings",
+                                       f"{EST}; calibrated to 37% separated every year "
+                                       "2020-29 (CCo 2023)")
     stock_sibling_share: float = param(
-        0.26, 0, 0.9, "share of the 31 March 2019 stock with a brother or sister in care",
-        f"{EST}; the share the baseline's entries sustain (about 26% in 2026-29). Published "
+        0.21, 0, 0.9, "share of the 31 March 2019 stock with a brother or sister in care",
+        f"{EST}; the share the baseline's entries sustain (about 21% in 2024-29). Published "
         "counts are higher and differently defined: 21,150 children in 8,446 sibling groups "
         "in 97 LAs (Family Rights Group FOI, 2015)")
     stock_siblings_same_kind_share: float = param(
