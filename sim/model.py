@@ -220,31 +220,32 @@ class CareMarketModel(mesa.Model):
             profiles = draw_entrant_profiles(rng, n, sc.demand)
             weeks_in_care = np.minimum(rng.exponential(2.5 * WEEKS_PER_YEAR, n),
                                        ages * WEEKS_PER_YEAR)
-            made: list[Child] = []
-            for i in range(n):
-                kind = str(kinds[i])
-                need = Need(int(profiles["need"][i]))
-                if kind == "residential" and ages[i] < 16 and rng.random() < 0.6:
-                    need = Need.COMPLEX
-                made.append(self._new_child(la, rng, -ages[i] * WEEKS_PER_YEAR,
-                                            bool(profiles["male"][i]), need,
-                                            bool(profiles["uasc"][i] and ages[i] >= 14),
-                                            -weeks_in_care[i]))
             # Foster and "other" children are placed alike (section 5 of docs/ODD.md).
             kinds = np.where(kinds == "other", "foster", kinds)
+            uasc = profiles["uasc"] & (ages >= 14)
+            families = stock_sibling_groups(rng, ages, ~uasc,  # UASC arrive alone
+                                            sc.demand.stock_sibling_share, kinds,
+                                            sc.demand.stock_siblings_same_kind_share)
+            lead_of = {i: members[0] for members in families for i in members[1:]}
+            made: list[Child | None] = [None] * n
+            # First children of families (and children alone), then brothers and sisters
+            # at the first child's home postcode.
+            for i in sorted(range(n), key=lambda i: i in lead_of):
+                need = Need(int(profiles["need"][i]))
+                if kinds[i] == "residential" and ages[i] < 16 and rng.random() < 0.6:
+                    need = Need.COMPLEX
+                lead = made[lead_of[i]] if i in lead_of else None
+                made[i] = self._new_child(
+                    la, rng, -ages[i] * WEEKS_PER_YEAR, bool(profiles["male"][i]), need,
+                    bool(uasc[i]), -weeks_in_care[i],
+                    home=None if lead is None else (lead.postcode, lead.easting, lead.northing))
             grouped: set[int] = set()
-            eligible = np.array([not c.uasc for c in made])  # UASC arrive alone
-            for members in stock_sibling_groups(rng, ages, eligible,
-                                                sc.demand.stock_sibling_share, kinds,
-                                                sc.demand.stock_siblings_same_kind_share):
-                lead = made[members[0]]
-                self._join_sibling_group([made[i] for i in members])
-                for i in members[1:]:  # one family home
-                    made[i].postcode, made[i].easting, made[i].northing = (
-                        lead.postcode, lead.easting, lead.northing)
+            for members in families:
+                family = [made[i] for i in members]
+                self._join_sibling_group(family)
                 if all(kinds[i] == "foster" for i in members):
                     # Fostered together if a carer has room (placed as a group, 7.4).
-                    groups_by_kind["foster"].append([made[i] for i in members])
+                    groups_by_kind["foster"].append(family)
                     grouped.update(members)
             for i, child in enumerate(made):
                 if i not in grouped:
@@ -318,8 +319,11 @@ class CareMarketModel(mesa.Model):
 
     # -- children ----------------------------------------------------------------------
     def _new_child(self, la: int, rng: np.random.Generator, birth_week: float, male: bool,
-                   need: Need, uasc: bool, entered_week: float) -> Child:
-        pc_index, east, north = self.geography.sample_postcode(la, rng)
+                   need: Need, uasc: bool, entered_week: float,
+                   home: tuple[int, float, float] | None = None) -> Child:
+        """A child entering care (or in the 2019 stock), at ``home`` (postcode index,
+        easting, northing) or a random postcode of the LA."""
+        pc_index, east, north = home or self.geography.sample_postcode(la, rng)
         status = "V2" if uasc else ("C2" if rng.random() < 0.78 else "V2")
         child = Child(self, la, pc_index, east, north, birth_week, male, need, uasc, status,
                       entered_week)
