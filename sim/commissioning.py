@@ -3,8 +3,9 @@
 Connected (kinship) carers are found when a child enters care (see the model); every
 other placement comes from this search. The LA goes tier by tier in its preference
 order -- in-house foster -> IFA foster (supported accommodation first for unaccompanied
-16-17s, after in-house carers for other 16-17s) -> LA home -> private home for needs
-that call for one -- and within a tier takes the first few suitable vacancies met
+16-17s and those entering care at 16-17, after in-house carers for other 16-17s) -> LA
+home -> private home for needs that call for one -- and within a tier takes the first
+few suitable vacancies met
 walking outwards from the child's LA, choosing the one with the best cost-distance-fit
 score. If no tier has a vacancy that meets the child's needs it accepts one that does
 not (counted against sufficiency), and failing that an emergency or unregistered
@@ -53,10 +54,12 @@ class Commissioner:
         m = model.scenario.matching
         self.k = m.candidates
         self.match_probability = m.match_probability
+        self.supported_first_entry_age = m.supported_first_entry_age
         # The compiled search draws its own uniforms (SplitMix64), seeded from the stream.
         self._state = np.array([model.streams["matching"].integers(2**63)], dtype=np.uint64)
         self._avoid_one = np.full(1, -1, dtype=np.int64)
         self._tier_cache: dict[tuple, list] = {}
+        self._reunite_types: dict[tuple, frozenset[PlacementType]] = {}
         self.cost_weight = m.cost_weight / 100.0
         self.distance_weight = m.distance_weight
         self.out_of_area_penalty = m.out_of_area_penalty
@@ -90,14 +93,19 @@ class Commissioner:
     def _keyed_tiers(self, child: Child, group_size: int) -> tuple[tuple, list]:
         """(what the tiers depend on, the tiers)."""
         age = child.age()
-        key = (child.need, age >= 16, child.uasc, group_size == 1)
+        # Young people who came into care at 16-17 (and unaccompanied ones) are offered
+        # supported accommodation before foster carers.
+        supported_first = age >= 16 and (child.uasc or (
+            child.age(child.entered_week) >= self.supported_first_entry_age))
+        key = (child.need, age >= 16, supported_first, group_size == 1)
         cached = self._tier_cache.get(key)
         if cached is None:
-            cached = self._tier_cache[key] = self._tiers(child.need, age, child.uasc, group_size)
+            cached = self._tier_cache[key] = self._tiers(child.need, age, supported_first,
+                                                         group_size)
         return key, cached
 
     @staticmethod
-    def _tiers(need: Need, age: float, uasc: bool, group_size: int) -> list:
+    def _tiers(need: Need, age: float, supported_first: bool, group_size: int) -> list:
         if need == Need.COMPLEX:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER,
                        PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
@@ -106,9 +114,9 @@ class Commissioner:
         else:
             fitting = [PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER]
             if age >= 16 and group_size == 1:
-                # Unaccompanied 16-17s mostly go to supported accommodation; others after
-                # the LA's own carers.
-                at = 0 if uasc else 1
+                # Unaccompanied 16-17s and those entering care at 16-17 mostly go to
+                # supported accommodation; others after the LA's own carers.
+                at = 0 if supported_first else 1
                 fitting.insert(at, PlacementType.SUPPORTED)
             if need == Need.DISABLED:
                 fitting += [PlacementType.LA_HOME, PlacementType.PRIVATE_HOME]
@@ -326,9 +334,41 @@ class Commissioner:
         plan = self._tier_plan(group[0], "together", TOGETHER)
         return self._search_tiers(plan, self._profile(group))
 
+    def sibling_home(self, group: list[Child]) -> CareSetting | None:
+        """The home of a brother or sister in care, if it has room for the whole group,
+        is of a kind the children's needs call for, meets each child's needs and is not
+        the one just left.
+
+        LAs must place siblings together where practicable (Children Act 1989, s22C(8)(c)),
+        so a child who has to move is offered the home a sibling lives in before a new
+        search; no matching draw applies, the sibling being the match.
+        """
+        lead = group[0]
+        if lead.sibling_group < 0:
+            return None
+        members = self.model.sibling_groups.get(lead.sibling_group, ())
+        if len(members) <= len(group):
+            return None
+        key, tiers = self._keyed_tiers(lead, len(group))
+        allowed = self._reunite_types.get(key)
+        if allowed is None:
+            allowed = self._reunite_types[key] = frozenset(
+                [t for t, must_fit in tiers if must_fit] + [PlacementType.KINSHIP])
+        buyer = self.model.las[lead.la].buyer_for(lead.need)
+        for sibling in members:
+            s = sibling.setting
+            if (s is None or s.ptype not in allowed or s.free_places < len(group)
+                    or sibling in group
+                    or (s.reserved_for is not None and s.reserved_for != buyer)):
+                continue
+            if all(c.avoid is not s and s.accepts(c) and s.fits(c) for c in group):
+                return s
+        return None
+
     def place_all(self, queue: list[list[Child]],
-                  prefer: tuple[PlacementType, ...] = ()) -> None:
-        """Place every group in the queue: together if possible, else one by one."""
+                  prefer: tuple[PlacementType, ...] = (), reunite: bool = True) -> None:
+        """Place every group in the queue: with a brother or sister already in care if
+        their home has room (``reunite``), else together if possible, else one by one."""
         model = self.model
         for group in queue:
             group = [c for c in group if c.unique_id in model.children
@@ -339,12 +379,24 @@ class Commissioner:
             if delay and group[0].ptype is None:  # a new search, not a wait already served
                 model.delay_matching(group, delay)
                 continue
+            home = self.sibling_home(group) if reunite else None
+            if home is not None:
+                model.outcomes.siblings_reunited += len(group)
+                for c in group:
+                    model.place(c, home, True)
+                continue
             setting, _ = self.find_together(group) if len(group) > 1 else (None, False)
             if setting is not None:
                 for c in group:  # each sibling is judged on their own needs
                     model.place(c, setting, setting.fits(c))
                 continue
             for c in group:
+                # A brother or sister placed a moment ago may have left a place beside them.
+                home = self.sibling_home([c]) if reunite else None
+                if home is not None:
+                    model.outcomes.siblings_reunited += 1
+                    model.place(c, home, True)
+                    continue
                 setting, _ = self.find([c], prefer)
                 if setting is None:
                     model.place_emergency(c)

@@ -9,6 +9,7 @@ care. Sampling the exit time up front turns leaving care into one scheduled even
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,28 +109,54 @@ def la_start_shares(cla_2019: np.ndarray, cla_2015: np.ndarray,
     return starts / starts.sum()
 
 
-def starts_for_year(d: Demand, year: float) -> float:
-    """National starts per year at a (fractional) calendar year, stepwise by year."""
-    table = {int(k): float(v) for k, v in d.starts_per_year.items()}
-    years = sorted(table)
+def _for_year(table: dict, year: float) -> float | None:
+    """The value of a year-keyed series (keys: DfE years ending 31 March) in the DfE
+    year containing ``year``: the latest key at or before it; None before the first."""
     y = int(np.floor(year))
-    if y <= years[0]:
-        return table[years[0]]
-    if y >= years[-1]:
-        return table[years[-1]]
-    return table[max(k for k in years if k <= y)]
+    known = [(int(k), v) for k, v in table.items() if int(k) <= y]
+    return float(max(known)[1]) if known else None
 
 
-def draw_entrant_profiles(rng: np.random.Generator, n: int, d: Demand) -> dict[str, np.ndarray]:
-    """Age, sex, needs and UASC status of ``n`` entrants (vectorised)."""
-    mix = np.array([d.entry_age_mix[b] for b in AGE_BANDS])
-    band = rng.choice(len(AGE_BANDS), size=n, p=mix / mix.sum())
+def starts_for_year(d: Demand, year: float) -> float:
+    """National starts per year at a (fractional) calendar year, stepwise by year: the
+    first year's value before the series begins, the last year's after it ends."""
+    value = _for_year(d.starts_per_year, year)
+    if value is None:
+        value = float(min((int(k), v) for k, v in d.starts_per_year.items())[1])
+    return value
+
+
+def entry_age_mix_for_year(d: Demand, year: float | None) -> dict[str, float]:
+    """Ages of starts in a DfE year.
+
+    ``entry_age_mix``, except that from the first year of ``starts_aged_16_17`` the share
+    aged 16-17 is the published one (older starts, mostly unaccompanied asylum seekers,
+    rose to 28-29% of starts in 2023-24) and the younger bands share the rest in the
+    same proportions. Older starts leave care sooner, at 18, so this moves ceasings too.
+    """
+    mix = dict(d.entry_age_mix)
+    older = None if year is None else _for_year(d.starts_aged_16_17, year)
+    if older is not None:
+        younger = 1.0 - mix["16_17"]
+        for band in AGE_BANDS[:-1]:
+            mix[band] *= (1.0 - older) / younger if younger > 0 else 0.0
+        mix["16_17"] = older
+    return mix
+
+
+def draw_entrant_profiles(rng: np.random.Generator, n: int, d: Demand,
+                          year: float | None = None) -> dict[str, np.ndarray]:
+    """Age, sex, needs and UASC status of ``n`` entrants (vectorised) in a DfE year
+    (None: ``entry_age_mix`` as given)."""
+    mix = entry_age_mix_for_year(d, year)
+    p = np.array([mix[b] for b in AGE_BANDS])
+    band = rng.choice(len(AGE_BANDS), size=n, p=p / p.sum())
     lo, hi = _EDGES[band], _EDGES[band + 1]
     age = lo + rng.random(n) * (hi - lo)
     # Unaccompanied children are almost all teenagers (87% aged 16+).
-    uasc = (age >= 14) & (rng.random(n) < d.uasc_share_of_starts / max(_share_14_plus(d), 1e-9))
+    uasc = (age >= 14) & (rng.random(n) < d.uasc_share_of_starts / max(_share_14_plus(mix), 1e-9))
     need = np.full(n, int(Need.STANDARD))
-    complex_ = (age >= 8) & (rng.random(n) < d.complex_needs_share / max(_share_8_plus(d), 1e-9))
+    complex_ = (age >= 8) & (rng.random(n) < d.complex_needs_share / max(_share_8_plus(mix), 1e-9))
     need[complex_] = int(Need.COMPLEX)
     disabled = ~complex_ & (rng.random(n) < d.disability_share)
     need[disabled] = int(Need.DISABLED)
@@ -137,12 +164,12 @@ def draw_entrant_profiles(rng: np.random.Generator, n: int, d: Demand) -> dict[s
     return {"age": age, "uasc": uasc, "need": need, "male": male}
 
 
-def _share_14_plus(d: Demand) -> float:
-    return d.entry_age_mix["10_15"] / 3 + d.entry_age_mix["16_17"]
+def _share_14_plus(mix: dict[str, float]) -> float:
+    return mix["10_15"] / 3 + mix["16_17"]
 
 
-def _share_8_plus(d: Demand) -> float:
-    return 0.4 * d.entry_age_mix["5_9"] + d.entry_age_mix["10_15"] + d.entry_age_mix["16_17"]
+def _share_8_plus(mix: dict[str, float]) -> float:
+    return 0.4 * mix["5_9"] + mix["10_15"] + mix["16_17"]
 
 
 SIBLING_SIZES = np.array([2, 3, 4])
@@ -172,3 +199,46 @@ def family_sizes(rng: np.random.Generator, n_families: int, share: float) -> np.
     groups = rng.random(n_families) < family_probability(share)
     sizes[groups] = rng.choice(SIBLING_SIZES, size=int(groups.sum()), p=SIBLING_SIZE_P)
     return sizes
+
+
+def stock_sibling_groups(rng: np.random.Generator, ages: np.ndarray, eligible: np.ndarray,
+                         share: float, kinds: np.ndarray, same_kind_share: float,
+                         age_gap: float = 5.0) -> list[list[int]]:
+    """Brothers and sisters among one LA's children already in care (indices into ``ages``).
+
+    Groups of 2-4 (sizes as for entering families) are formed around a randomly chosen
+    child from eligible children whose ages are within ``age_gap`` years of theirs, until
+    about ``share`` of all the children are in one. In ``same_kind_share`` of groups the
+    siblings are all in the lead's kind of placement (``kinds``); in the rest each keeps
+    their own, so groups that DfE's mix puts in different kinds of placement start out
+    separated.
+    """
+    order = rng.permutation(np.flatnonzero(eligible)).tolist()
+    target = share * len(ages)
+    taken = [False] * len(ages)
+    cdf = np.cumsum(SIBLING_SIZE_P).tolist()
+    groups: list[list[int]] = []
+    in_groups = 0
+    for pos, lead in enumerate(order):
+        if in_groups >= target:
+            break
+        if taken[lead]:
+            continue
+        size = int(SIBLING_SIZES[min(bisect.bisect_right(cdf, rng.random()), 2)])
+        if size > target - in_groups and rng.random() * size >= target - in_groups:
+            break  # the last family only in proportion, so small LAs are not overfilled
+        same = rng.random() < same_kind_share
+        members = [lead]
+        for other in order[pos + 1:pos + 80]:
+            if len(members) == size:
+                break
+            if (not taken[other] and abs(ages[other] - ages[lead]) <= age_gap
+                    and (not same or kinds[other] == kinds[lead])):
+                members.append(other)
+        if len(members) < 2:
+            continue
+        for i in members:
+            taken[i] = True
+        groups.append(members)
+        in_groups += len(members)
+    return groups

@@ -38,6 +38,8 @@ class Market:
         self.providers_failed = 0
         self.children_displaced = 0
         self.pending_managers = 0.0
+        self.supported_opened = 0  # supported accommodation units opened since 2019
+        self.supported_providers: dict[int, Provider] = {}  # LA -> its supported provider
         self._concentration: dict[Provider, float] = {}
         self._buyer_of: list[list[str]] | None = None  # set during a price review
         self._markups: dict[tuple, float] = {}
@@ -249,6 +251,39 @@ class Market:
         for _ in range(n_new):
             la = int(self.rng.choice(len(siting), p=siting))
             self.model.schedule_home_opening(self.choose_operator(la), la, r.registration_weeks)
+        self.supported_entry()
+
+    def supported_entry(self) -> None:
+        """Quarterly: supported accommodation opens where LAs' young people are using it.
+
+        Supported accommodation (flats or shared houses with support) needs no registered
+        manager or purpose-built home, so providers add a unit in an LA once the LA's
+        young people in supported accommodation (wherever they live) number at least
+        ``supported_entry_occupancy`` of the usable places in that LA. Without this,
+        units that fail are never replaced and young people are placed ever further away.
+        """
+        from sim.supply import new_supported_provider, open_supported_unit
+
+        m = self.model
+        threshold = m.scenario.residential.supported_entry_occupancy
+        n = len(m.geography.las)
+        places = [0] * n
+        used = [0] * n
+        for s in m.settings[PlacementType.SUPPORTED]:
+            if s.open:
+                places[s.location_la] += s.places - s.blocked
+            for c in s.occupants:
+                used[c.la] += 1
+        for la in m.active_las:
+            if used[la] > 0 and used[la] >= threshold * places[la]:
+                prov = self.supported_providers.get(la)
+                fresh = prov is None or not prov.active
+                if fresh:
+                    prov = new_supported_provider(m, la)
+                open_supported_unit(m, prov, la, self.rng)
+                self.supported_opened += 1
+                if fresh:
+                    self.capitalise(prov, self.rng)
 
     def choose_operator(self, la: int) -> Provider:
         """Existing large groups expand; otherwise a new small operator enters."""

@@ -33,6 +33,7 @@ from sim.demand import (
     mean_family_size,
     sample_exits,
     starts_for_year,
+    stock_sibling_groups,
 )
 from sim.draws import BufferedDraws
 from sim.geography import METRES_PER_MILE, load_geography
@@ -102,6 +103,9 @@ class CareMarketModel(mesa.Model):
         self.providers: list[Provider] = []
         self.children: dict[int, Child] = {}
         self.queue: list[list[Child]] = []
+        # Brothers and sisters in care, by sibling group: who to move together and where
+        # a sibling lives (kept as children enter and leave, so lookups cost O(group)).
+        self.sibling_groups: dict[int, list[Child]] = {}
         self.hazards = ExitHazards.from_demand(sc.demand)
         self.entry_multiplier = np.ones(len(geo.las))
         self.kinship_multiplier = 1.0
@@ -222,18 +226,38 @@ class CareMarketModel(mesa.Model):
             profiles = draw_entrant_profiles(rng, n, sc.demand)
             weeks_in_care = np.minimum(rng.exponential(2.5 * WEEKS_PER_YEAR, n),
                                        ages * WEEKS_PER_YEAR)
-            for i in range(n):
-                kind = str(kinds[i])
+            # Foster and "other" children are placed alike (section 5 of docs/ODD.md).
+            kinds = np.where(kinds == "other", "foster", kinds)
+            uasc = profiles["uasc"] & (ages >= 14)
+            families = stock_sibling_groups(rng, ages, ~uasc,  # UASC arrive alone
+                                            sc.demand.stock_sibling_share, kinds,
+                                            sc.demand.stock_siblings_same_kind_share)
+            lead_of = {i: members[0] for members in families for i in members[1:]}
+            made: list[Child | None] = [None] * n
+            # First children of families (and children alone), then brothers and sisters
+            # at the first child's home postcode.
+            for i in sorted(range(n), key=lambda i: i in lead_of):
                 need = Need(int(profiles["need"][i]))
-                if kind == "residential" and ages[i] < 16 and rng.random() < 0.6:
+                if kinds[i] == "residential" and ages[i] < 16 and rng.random() < 0.6:
                     need = Need.COMPLEX
-                child = self._new_child(la, rng, -ages[i] * WEEKS_PER_YEAR,
-                                        bool(profiles["male"][i]), need,
-                                        bool(profiles["uasc"][i] and ages[i] >= 14),
-                                        -weeks_in_care[i])
-                groups_by_kind[kind].append([child])
+                lead = made[lead_of[i]] if i in lead_of else None
+                made[i] = self._new_child(
+                    la, rng, -ages[i] * WEEKS_PER_YEAR, bool(profiles["male"][i]), need,
+                    bool(uasc[i]), -weeks_in_care[i],
+                    home=None if lead is None else (lead.postcode, lead.easting, lead.northing))
+            grouped: set[int] = set()
+            for members in families:
+                family = [made[i] for i in members]
+                self._join_sibling_group(family)
+                if all(kinds[i] == "foster" for i in members):
+                    # Fostered together if a carer has room (placed as a group, 7.4).
+                    groups_by_kind["foster"].append(family)
+                    grouped.update(members)
+            for i, child in enumerate(made):
+                if i not in grouped:
+                    groups_by_kind[str(kinds[i])].append([child])
         # Leaving-care times for the whole stock, drawn at once.
-        everyone = [g[0] for gs in groups_by_kind.values() for g in gs]
+        everyone = [c for gs in groups_by_kind.values() for g in gs for c in g]
         if everyone:
             ages_now = np.array([c.age() for c in everyone])
             in_care = np.array([-c.entered_week for c in everyone])
@@ -245,7 +269,7 @@ class CareMarketModel(mesa.Model):
         for group in groups_by_kind["adoption"]:
             self.place_without_setting(group[0], PlacementType.ADOPTION)
         kin_rng = self.streams["matching"]
-        foster = groups_by_kind["foster"] + groups_by_kind["other"]
+        foster = groups_by_kind["foster"]
         kin_share = 0.22  # kinship foster about 15% of all children, 71% fostered (DfE 2022)
         rest = []
         for group in foster:
@@ -257,18 +281,25 @@ class CareMarketModel(mesa.Model):
         order = kin_rng.permutation(len(resid))
         older = [resid[i] for i in order if resid[i][0].age() >= 16]
         younger = [resid[i] for i in order if resid[i][0].age() < 16]
+        # Where DfE counted a child is kept: siblings are not moved to each other's homes
+        # (reunite=False), so groups that started apart in 2019 stay apart.
         self.commissioner.place_all(younger, prefer=(PlacementType.LA_HOME,
-                                                      PlacementType.PRIVATE_HOME))
+                                                      PlacementType.PRIVATE_HOME),
+                                    reunite=False)
         half = len(older) // 2
         self.commissioner.place_all(older[:half], prefer=(PlacementType.PRIVATE_HOME,
-                                                          PlacementType.SUPPORTED))
+                                                          PlacementType.SUPPORTED),
+                                    reunite=False)
         self.commissioner.place_all(older[half:], prefer=(PlacementType.SUPPORTED,
-                                                          PlacementType.PRIVATE_HOME))
+                                                          PlacementType.PRIVATE_HOME),
+                                    reunite=False)
         order = kin_rng.permutation(len(rest))
         la_first = [rest[i] for i in order[: int(0.53 * len(order))]]
         ifa_first = [rest[i] for i in order[int(0.53 * len(order)):]]
-        self.commissioner.place_all(la_first, prefer=(PlacementType.LA_FOSTER,))
-        self.commissioner.place_all(ifa_first, prefer=(PlacementType.IFA_FOSTER,))
+        self.commissioner.place_all(la_first, prefer=(PlacementType.LA_FOSTER,),
+                                    reunite=False)
+        self.commissioner.place_all(ifa_first, prefer=(PlacementType.IFA_FOSTER,),
+                                    reunite=False)
 
     # -- registries --------------------------------------------------------------------
     def register_setting(self, s: CareSetting) -> None:
@@ -294,14 +325,25 @@ class CareMarketModel(mesa.Model):
 
     # -- children ----------------------------------------------------------------------
     def _new_child(self, la: int, rng: np.random.Generator, birth_week: float, male: bool,
-                   need: Need, uasc: bool, entered_week: float) -> Child:
-        pc_index, east, north = self.geography.sample_postcode(la, rng)
+                   need: Need, uasc: bool, entered_week: float,
+                   home: tuple[int, float, float] | None = None) -> Child:
+        """A child entering care (or in the 2019 stock), at ``home`` (postcode index,
+        easting, northing) or a random postcode of the LA."""
+        pc_index, east, north = home or self.geography.sample_postcode(la, rng)
         status = "V2" if uasc else ("C2" if rng.random() < 0.78 else "V2")
         child = Child(self, la, pc_index, east, north, birth_week, male, need, uasc, status,
                       entered_week)
         self.children[child.unique_id] = child
         self.outcomes.on_enter(child)
         return child
+
+    def _join_sibling_group(self, children: list[Child]) -> None:
+        """Make ``children`` brothers and sisters: one new sibling group."""
+        group = self.next_group
+        self.next_group += 1
+        for c in children:
+            c.sibling_group = group
+        self.sibling_groups[group] = list(children)
 
     def _schedule_exit(self, child: Child, week: float, reason: int) -> None:
         child.exit_week = week
@@ -440,6 +482,11 @@ class CareMarketModel(mesa.Model):
                    and s.ptype in (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER)
                    and self.streams["stability"].random() < self.staying_put_share)
         self._end_placement(child)
+        if child.sibling_group >= 0:
+            members = self.sibling_groups[child.sibling_group]
+            members.remove(child)
+            if not members:
+                del self.sibling_groups[child.sibling_group]
         self.outcomes.on_exit(child)
         del self.children[child.unique_id]
         child.remove()
@@ -510,13 +557,16 @@ class CareMarketModel(mesa.Model):
             if hook(provider):
                 return
         displaced = self.market.fail(provider)
-        for child in displaced:
+        families: dict[tuple[int, int], list[Child]] = {}
+        for child in displaced:  # brothers and sisters in the same home move together
+            key = ((id(child.setting), child.sibling_group) if child.sibling_group >= 0
+                   else (child.unique_id, -1))
+            families.setdefault(key, []).append(child)
             child.displaced = True
             self._end_placement(child)
         self.market.remove_closed(provider)
         self.outcomes.displaced += len(displaced)
-        for child in displaced:
-            self.queue.append([child])
+        self.queue.extend(families.values())
 
     def unmet_residential_demand(self) -> float:
         """Children in emergency placements per residential place (an entry signal)."""
@@ -611,18 +661,22 @@ class CareMarketModel(mesa.Model):
         st = self.scenario.stability
         rng = self.streams["stability"]
         self.outcomes.breakdowns += 1
-        independent = child.ptype in (PlacementType.IFA_FOSTER, PlacementType.PRIVATE_HOME,
-                                      PlacementType.SUPPORTED)
-        if independent and rng.random() < st.provider_notice_share:
-            self.outcomes.provider_endings += 1
-            if st.notice_weeks < 1.0:
-                self.place_emergency(child)
-                return
         # Siblings living together move together.
         group = [child]
         if child.sibling_group >= 0 and child.setting is not None:
             group += [c for c in child.setting.occupants
                       if c is not child and c.sibling_group == child.sibling_group]
+        independent = child.ptype in (PlacementType.IFA_FOSTER, PlacementType.PRIVATE_HOME,
+                                      PlacementType.SUPPORTED)
+        if independent and rng.random() < st.provider_notice_share:
+            self.outcomes.provider_endings += 1
+            if st.notice_weeks < 1.0:
+                # The notice ends the placement, so the brothers and sisters living there
+                # go to the emergency placement with the child and are searched for with them.
+                for c in group:
+                    self._enter_emergency(c)
+                self._search_later(group, self.scenario.matching.emergency_research_weeks)
+                return
         for c in group:
             c.avoid = c.setting  # the next home is a different one
             self._end_placement(c)
@@ -643,7 +697,7 @@ class CareMarketModel(mesa.Model):
         total = int(families.sum())
         if total == 0:
             return
-        prof = draw_entrant_profiles(rng, total, sc.demand)
+        prof = draw_entrant_profiles(rng, total, sc.demand, year)
         exit_week, reason = sample_exits(rng, float(week), prof["age"], np.zeros(total),
                                          self.hazards)
         sizes = family_sizes(rng, total, share)
@@ -659,9 +713,8 @@ class CareMarketModel(mesa.Model):
                 self._schedule_exit(lead, float(exit_week[k]), int(reason[k]))
                 group = [lead]
                 if sizes[k] > 1:
-                    lead.sibling_group = self.next_group
-                    self.next_group += 1
                     group += [self._new_sibling(lead, rng, week) for _ in range(sizes[k] - 1)]
+                    self._join_sibling_group(group)
                     siblings += group[1:]
                 k += 1
                 entering.append(group)
@@ -682,7 +735,6 @@ class CareMarketModel(mesa.Model):
         child = Child(self, first.la, first.postcode, first.easting, first.northing,
                       week - age * WEEKS_PER_YEAR, bool(rng.random() < 0.5), need, False,
                       first.legal_status, week)
-        child.sibling_group = first.sibling_group
         self.children[child.unique_id] = child
         self.outcomes.on_enter(child)
         return child

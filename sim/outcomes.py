@@ -247,6 +247,7 @@ class Outcomes:
         self.breakdowns = 0
         self.provider_endings = 0
         self.displaced = 0
+        self.siblings_reunited = 0  # children placed where a brother or sister lives
         # Weekly spend on reforms themselves (programme budgets, RCC running costs,
         # compliance and administration), per LA, pounds/week: policies add to it.
         self.policy_spend = np.zeros(n)
@@ -479,6 +480,7 @@ def _national_reporters() -> dict:
         "breakdowns": lambda m: m.outcomes.breakdowns,
         "provider_endings": lambda m: m.outcomes.provider_endings,
         "children_displaced": lambda m: m.outcomes.displaced,
+        "siblings_reunited": lambda m: m.outcomes.siblings_reunited,
         "homes_opened": lambda m: m.market.homes_opened,
         "homes_closed": lambda m: m.market.homes_closed,
         "providers_failed": lambda m: m.market.providers_failed,

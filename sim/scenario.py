@@ -47,22 +47,39 @@ class Demand:
     """Who enters care, with which needs, and how they leave."""
 
     starts_per_year: dict = param(
-        {"2019": 31_000, "2020": 30_500, "2021": 29_500, "2022": 30_010, "2023": 33_000,
-         "2024": 33_050},
-        0, 200_000, "children/year, years ending 31 March",
-        f"{CLA}: 2022-24 published; 2019-21 estimate interpolated from the same series",
+        {"2019": 31_770, "2020": 30_970, "2021": 28_440, "2022": 30_010, "2023": 33_000,
+         "2024": 33_050, "2025": 32_690},
+        0, 200_000, "children/year, years ending 31 March (held at the last year after it)",
+        f"{CLA}: 2019-24 published; 2025 estimate: published 2025 ceasings (34,450) plus "
+        "the published change in stock (83,530 -> 81,770)",
     )
     entry_age_mix: dict = param(
         {"under_1": 0.19, "1_4": 0.17, "5_9": 0.17, "10_15": 0.29, "16_17": 0.18},
         0, 1, "share of starts", f"{EST} (shape of DfE starts by age)",
     )
+    starts_aged_16_17: dict = param(
+        {"2023": 0.275, "2024": 0.286}, 0, 1,
+        "share of starts aged 16-17 from that DfE year on (before the first: entry_age_mix)",
+        f"{CLA} 2023 and 2024: 9,070 of 33,000 and 9,440 of 33,050 starts aged 16 and over, "
+        "mostly unaccompanied asylum seekers")
     male_share: float = param(0.56, 0, 1, "share", f"{CLA} 2022")
     uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
     complex_needs_share: float = param(0.19, 0, 1, "share of entering children (8+ only)",
                                        f"{EST}; calibrated to residential share")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
-    sibling_group_share: float = param(0.45, 0, 1, "share of entrants arriving with siblings",
-                                       f"{EST}; calibrated to 37% separated (CCo 2023)")
+    sibling_group_share: float = param(0.36, 0, 1, "share of entrants arriving with siblings",
+                                       f"{EST}; calibrated to 37% separated every year "
+                                       "2020-29 (CCo 2023)")
+    stock_sibling_share: float = param(
+        0.21, 0, 0.9, "share of the 31 March 2019 stock with a brother or sister in care",
+        f"{EST}; the share the baseline's entries sustain (about 21% in 2024-29). Published "
+        "counts are higher and differently defined: 21,150 children in 8,446 sibling groups "
+        "in 97 LAs (Family Rights Group FOI, 2015)")
+    stock_siblings_same_kind_share: float = param(
+        0.35, 0, 1, "share of the 2019 stock's sibling groups all in one kind of placement",
+        "calibrated to 37% of children with a sibling in care separated (Children's "
+        "Commissioner, Siblings in care, 2023); the rest are in the kinds DfE's 2019 mix "
+        "draws for each child")
     kinship_share: float = param(0.27, 0, 1, "share of entrants under 16 with a connected carer",
                                  f"{EST}; kinship foster about 15% of stock ({CLA} 2022)")
     with_parents_share: float = param(0.07, 0, 1, "share of entrants placed with parents",
@@ -138,6 +155,11 @@ class Residential:
     min_age: float = param(8.0, 0, 17, "years", EST)
     supported_places: int = param(5_500, 0, 100_000, "places (16-17 supported accommodation)",
                                   f"{EST}; supported accommodation 9.8% of children (FOI 2024)")
+    supported_entry_occupancy: float = param(
+        0.9, 0.1, 10, "the LA's young people in supported accommodation / usable places in "
+        "the LA at which a provider opens a 6-place unit there (quarterly)",
+        f"{EST}; 9.8% of children in care lived in supported accommodation in September "
+        "2024 (FOI survey of 150 LAs), against the 5,500 places (7%) assumed for 2019")
     large_group_count: int = param(21, 0, 500, "groups",
                                    "Ofsted 2022: 21 largest own 929 homes (42% of private)")
     large_group_share: float = param(0.42, 0, 1, "share of private homes", "Ofsted 2022")
@@ -194,6 +216,11 @@ class Matching:
         0.35, 0.01, 1, "chance a vacancy of the right type and band suits a given child",
         f"{EST}; stands for matching criteria the model does not represent (school, "
         "culture, behaviour, other children in the home); calibrated to 20% > 20 miles")
+    supported_first_entry_age: float = param(
+        16.0, 16, 18, "age at entering care from which standard-needs 16-17s are offered "
+        "supported accommodation before foster carers (18: unaccompanied children only)",
+        f"{EST}; supported accommodation held 9.8% of children in care (FOI survey of "
+        "150 LAs, 1 September 2024), about 40% of 16-17s")
     foster_radius_miles: float = param(60.0, 1, 500, "miles", EST)
     home_radius_miles: float = param(250.0, 1, 500, "miles", EST)
     cost_weight: float = param(1.0, 0, 100, "per £100/week", EST)

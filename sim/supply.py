@@ -235,15 +235,31 @@ def build_residential(model: CareMarketModel, rng: np.random.Generator) -> None:
     for la in model.active_las:
         if n_units[la] == 0:
             continue
-        prov = Provider(model, "supported", Sector.PRIVATE, geo.las[la].region, 0.0, 0.0, 0.0,
-                        0.0, f"Supported accommodation, {geo.las[la].name}")
-        model.register_provider(prov)
+        prov = new_supported_provider(model, la)
         for _ in range(n_units[la]):
-            pc = geo.sample_postcodes(geo.las[la], 1, rng)
-            unit = SupportedHome(model, prov, la, int(pc.index[0]), float(pc.easting[0]),
-                                 float(pc.northing[0]), SUPPORTED_UNIT_PLACES, 0.0,
-                                 model.scenario.prices.supported_cost)
-            prov.settings.append(unit)
-            model.register_setting(unit)
-            model.market.price_setting(unit)
+            open_supported_unit(model, prov, la, rng)
         model.market.capitalise(prov, rng)
+
+
+def new_supported_provider(model: CareMarketModel, la: int) -> Provider:
+    """The provider that runs supported accommodation in ``la`` (one per LA)."""
+    info = model.geography.las[la]
+    prov = Provider(model, "supported", Sector.PRIVATE, info.region, 0.0, 0.0, 0.0, 0.0,
+                    f"Supported accommodation, {info.name}")
+    model.register_provider(prov)
+    model.market.supported_providers[la] = prov
+    return prov
+
+
+def open_supported_unit(model: CareMarketModel, prov: Provider, la: int,
+                        rng: np.random.Generator) -> SupportedHome:
+    """A 6-place supported accommodation unit at a postcode in ``la``, priced and filed."""
+    geo = model.geography
+    pc = geo.sample_postcodes(geo.las[la], 1, rng)
+    unit = SupportedHome(model, prov, la, int(pc.index[0]), float(pc.easting[0]),
+                         float(pc.northing[0]), SUPPORTED_UNIT_PLACES, 0.0,
+                         model.scenario.prices.supported_cost)
+    prov.settings.append(unit)
+    model.register_setting(unit)
+    model.market.price_setting(unit)
+    return unit

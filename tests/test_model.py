@@ -235,6 +235,18 @@ def invariant_violations(model: CareMarketModel, initial_stock: int) -> list[str
         bad.append(f"week {week}: children {stuck[:3]} wait in emergency placements with no "
                    "search due")
 
+    # The sibling registry (where a brother or sister lives) lists exactly the children
+    # in care of each sibling group.
+    members: dict[int, set[int]] = {}
+    for c in model.children.values():
+        if c.sibling_group >= 0:
+            members.setdefault(c.sibling_group, set()).add(c.unique_id)
+    listed = {g: {c.unique_id for c in kids} for g, kids in model.sibling_groups.items()}
+    if members != listed:
+        wrong = sorted(set(members) ^ set(listed)
+                       | {g for g in members if listed.get(g) != members[g]})
+        bad.append(f"week {week}: sibling registry wrong for groups {wrong[:3]}")
+
     # An event filed under a week that has passed would never fire.
     past = [w for w, events in model.calendar.items() if events and w <= week]
     if past:

@@ -251,6 +251,7 @@ class NationalFigures:
 
     cla_stock: Figure
     starts: Figure
+    starts_aged_16_plus: Figure
     ceasings: Figure
     uasc: FigureGroup
     age_mix_2022: Figure

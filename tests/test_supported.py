@@ -1,0 +1,70 @@
+"""Supported accommodation for 16-17-year-olds: who is offered it first, and providers
+opening units where LAs' young people use it. Real models at small scale."""
+
+from __future__ import annotations
+
+from sim.model import WEEKS_PER_YEAR, CareMarketModel
+from sim.types import Need, PlacementType
+
+
+def _young_person(model: CareMarketModel, entered_at: float):
+    child = next(c for c in model.children.values()
+                 if c.need == Need.STANDARD and not c.uasc and 16.2 <= c.age() < 17.5)
+    child.entered_week = child.birth_week + entered_at * WEEKS_PER_YEAR
+    return child
+
+
+def test_young_people_entering_care_at_16_are_offered_supported_accommodation_first() -> None:
+    model = CareMarketModel(None, seed=1, scale=0.02)
+    late = _young_person(model, 16.0)
+    assert model.commissioner.tiers(late, 1)[0] == (PlacementType.SUPPORTED, True)
+    early = _young_person(model, 9.0)
+    assert model.commissioner.tiers(early, 1)[0] == (PlacementType.LA_FOSTER, True)
+    # Siblings placed together are not offered supported accommodation.
+    assert all(t != PlacementType.SUPPORTED for t, _ in model.commissioner.tiers(late, 2))
+
+
+def test_entry_age_18_keeps_supported_first_for_unaccompanied_children_only() -> None:
+    model = CareMarketModel(None, seed=1, scale=0.02,
+                            **{"matching.supported_first_entry_age": 18.0})
+    late = _young_person(model, 16.5)
+    assert model.commissioner.tiers(late, 1)[0] == (PlacementType.LA_FOSTER, True)
+
+
+def _units_by_la(model: CareMarketModel) -> dict[int, int]:
+    units: dict[int, int] = {}
+    for s in model.settings[PlacementType.SUPPORTED]:
+        units[s.location_la] = units.get(s.location_la, 0) + 1
+    return units
+
+
+def _las_using_supported(model: CareMarketModel) -> set[int]:
+    return {c.la for s in model.settings[PlacementType.SUPPORTED] for c in s.occupants}
+
+
+def test_a_unit_opens_where_young_people_fill_the_places() -> None:
+    model = CareMarketModel(None, seed=1, scale=0.05,
+                            **{"residential.supported_entry_occupancy": 0.1})
+    before = _units_by_la(model)
+    using = _las_using_supported(model)
+    model.market.supported_entry()
+    after = _units_by_la(model)
+    assert using
+    assert {la for la in after if after[la] > before.get(la, 0)} == using
+    assert model.market.supported_opened == len(using)
+    for s in model.settings[PlacementType.SUPPORTED]:
+        assert s.price > 0 and s.provider.active
+
+
+def test_no_unit_opens_while_places_are_spare() -> None:
+    # A threshold of 10 young people per place is never met where there are places; an
+    # LA with none whose young people live in other LAs' units still gets one.
+    model = CareMarketModel(None, seed=1, scale=0.05,
+                            **{"residential.supported_entry_occupancy": 10.0})
+    before = _units_by_la(model)
+    using = _las_using_supported(model)
+    model.market.supported_entry()
+    after = _units_by_la(model)
+    opened = {la for la in after if after[la] > before.get(la, 0)}
+    assert opened == {la for la in using if la not in before}
+    assert all(after[la] == n for la, n in before.items())
