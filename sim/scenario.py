@@ -48,10 +48,11 @@ class Demand:
 
     starts_per_year: dict = param(
         {"2019": 31_770, "2020": 30_970, "2021": 28_440, "2022": 30_010, "2023": 33_000,
-         "2024": 33_050, "2025": 32_690},
+         "2024": 33_050, "2025": 32_590},
         0, 200_000, "children/year, years ending 31 March (held at the last year after it)",
-        f"{CLA}: 2019-24 published; 2025 estimate: published 2025 ceasings (34,450) plus "
-        "the published change in stock (83,530 -> 81,770)",
+        f"{CLA}: 2022-24 published; 2019-21 UNVERIFIED (see sim/data/national.toml); 2025 "
+        "estimate: 2025 ceasings (34,450, UNVERIFIED) less the published fall in stock "
+        "(83,630 -> 81,770)",
     )
     entry_age_mix: dict = param(
         {"under_1": 0.19, "1_4": 0.17, "5_9": 0.17, "10_15": 0.29, "16_17": 0.18},
@@ -61,7 +62,7 @@ class Demand:
         {"2023": 0.275, "2024": 0.286}, 0, 1,
         "share of starts aged 16-17 from that DfE year on (before the first: entry_age_mix)",
         f"{CLA} 2023 and 2024: 9,070 of 33,000 and 9,440 of 33,050 starts aged 16 and over, "
-        "mostly unaccompanied asylum seekers")
+        "mostly unaccompanied asylum seekers (UNVERIFIED: see sim/data/national.toml)")
     male_share: float = param(0.56, 0, 1, "share", f"{CLA} 2022")
     uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
     complex_needs_share: float = param(0.19, 0, 1, "share of entering children (8+ only)",
