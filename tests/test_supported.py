@@ -42,13 +42,18 @@ def _las_using_supported(model: CareMarketModel) -> set[int]:
     return {c.la for s in model.settings[PlacementType.SUPPORTED] for c in s.occupants}
 
 
-def test_a_unit_opens_where_young_people_fill_the_places() -> None:
+def _one_entry_round(threshold: float):
+    """(model, units by LA before, LAs whose young people use units, units after) for one
+    quarterly supported-accommodation entry round at ``threshold``."""
     model = CareMarketModel(None, seed=1, scale=0.05,
-                            **{"residential.supported_entry_occupancy": 0.1})
-    before = _units_by_la(model)
-    using = _las_using_supported(model)
+                            **{"residential.supported_entry_occupancy": threshold})
+    before, using = _units_by_la(model), _las_using_supported(model)
     model.market.supported_entry()
-    after = _units_by_la(model)
+    return model, before, using, _units_by_la(model)
+
+
+def test_a_unit_opens_where_young_people_fill_the_places() -> None:
+    model, before, using, after = _one_entry_round(0.1)
     assert using
     assert {la for la in after if after[la] > before.get(la, 0)} == using
     assert model.market.supported_opened == len(using)
@@ -59,12 +64,7 @@ def test_a_unit_opens_where_young_people_fill_the_places() -> None:
 def test_no_unit_opens_while_places_are_spare() -> None:
     # A threshold of 10 young people per place is never met where there are places; an
     # LA with none whose young people live in other LAs' units still gets one.
-    model = CareMarketModel(None, seed=1, scale=0.05,
-                            **{"residential.supported_entry_occupancy": 10.0})
-    before = _units_by_la(model)
-    using = _las_using_supported(model)
-    model.market.supported_entry()
-    after = _units_by_la(model)
+    _, before, using, after = _one_entry_round(10.0)
     opened = {la for la in after if after[la] > before.get(la, 0)}
     assert opened == {la for la in using if la not in before}
     assert all(after[la] == n for la, n in before.items())
