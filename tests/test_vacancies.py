@@ -50,6 +50,7 @@ class Place:
     sid: int = -1
     slot_index: int = -1
     filed_band: tuple | None = None
+    totalled: bool = False  # not a foster household: no running supply totals
 
     @property
     def free_places(self) -> int:
