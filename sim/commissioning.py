@@ -365,6 +365,16 @@ class Commissioner:
                 return s
         return None
 
+    def _place_with_sibling(self, group: list[Child]) -> bool:
+        """Place the group in a brother's or sister's home (:meth:`sibling_home`), if any."""
+        home = self.sibling_home(group)
+        if home is None:
+            return False
+        self.model.outcomes.siblings_reunited += len(group)
+        for c in group:
+            self.model.place(c, home, True)
+        return True
+
     def place_all(self, queue: list[list[Child]],
                   prefer: tuple[PlacementType, ...] = (), reunite: bool = True) -> None:
         """Place every group in the queue: with a brother or sister already in care if
@@ -379,11 +389,7 @@ class Commissioner:
             if delay and group[0].ptype is None:  # a new search, not a wait already served
                 model.delay_matching(group, delay)
                 continue
-            home = self.sibling_home(group) if reunite else None
-            if home is not None:
-                model.outcomes.siblings_reunited += len(group)
-                for c in group:
-                    model.place(c, home, True)
+            if reunite and self._place_with_sibling(group):
                 continue
             setting, _ = self.find_together(group) if len(group) > 1 else (None, False)
             if setting is not None:
@@ -392,10 +398,7 @@ class Commissioner:
                 continue
             for c in group:
                 # A brother or sister placed a moment ago may have left a place beside them.
-                home = self.sibling_home([c]) if reunite else None
-                if home is not None:
-                    model.outcomes.siblings_reunited += 1
-                    model.place(c, home, True)
+                if reunite and self._place_with_sibling([c]):
                     continue
                 setting, _ = self.find([c], prefer)
                 if setting is None:

@@ -379,16 +379,19 @@ class CareMarketModel(mesa.Model):
         self._start_placement(child)
         self._schedule_breakdown(child)
 
-    def place_emergency(self, child: Child) -> None:
-        """No fitting vacancy anywhere: an unregistered or emergency placement, searched
-        from again every ``emergency_research_weeks``."""
-        self._enter_emergency(child)
-        self._search_later([child], self.scenario.matching.emergency_research_weeks)
+    def place_emergency(self, *children: Child) -> None:
+        """No fitting vacancy anywhere: unregistered or emergency placements, searched for
+        again (brothers and sisters together) every ``emergency_research_weeks``."""
+        self._wait_in_emergency(list(children),
+                                self.scenario.matching.emergency_research_weeks)
 
     def delay_matching(self, group: list[Child], weeks: int) -> None:
         """The group waits ``weeks`` in interim (emergency) placements before its search:
         the LA's matching is slowed (e.g. done by a regional commissioner). Siblings are
         then searched for together, as they would have been at once."""
+        self._wait_in_emergency(group, weeks)
+
+    def _wait_in_emergency(self, group: list[Child], weeks: int) -> None:
         for c in group:
             self._enter_emergency(c)
         self._search_later(group, weeks)
@@ -673,9 +676,7 @@ class CareMarketModel(mesa.Model):
             if st.notice_weeks < 1.0:
                 # The notice ends the placement, so the brothers and sisters living there
                 # go to the emergency placement with the child and are searched for with them.
-                for c in group:
-                    self._enter_emergency(c)
-                self._search_later(group, self.scenario.matching.emergency_research_weeks)
+                self.place_emergency(*group)
                 return
         for c in group:
             c.avoid = c.setting  # the next home is a different one
