@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import statistics
 from array import array
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -363,8 +362,6 @@ class Outcomes:
         dist_h: list[list[float]] = [[] for _ in range(n)]
         three = [0] * n
         ages = [[0] * 5 for _ in range(n)]
-        groups: dict[int, set] = defaultdict(set)
-        members: dict[int, list] = defaultdict(list)
         year_ago = week - 52
         counted = week >= 52
         no_distance = (PlacementType.WITH_PARENTS, PlacementType.ADOPTION)
@@ -389,18 +386,16 @@ class Outcomes:
                     three[la] += 1
             age = (week - c.birth_week) / weeks_per_year
             ages[la][bisect.bisect_right(edges, age)] += 1
-            if c.sibling_group >= 0:
-                # Without a setting (adoption, with parents, emergency) siblings count as
-                # together when they share the placement type.
-                groups[c.sibling_group].add(c.setting.unique_id if c.setting else
-                                            ("no setting", int(c.ptype)))
-                members[c.sibling_group].append(c)
         sib = np.zeros(n)
         sep = np.zeros(n)
-        for g, kids in members.items():
+        for family in m.sibling_groups.values():  # brothers and sisters in care
+            kids = [c for c in family if c.ptype is not None]
             if len(kids) < 2:
                 continue
-            split = len(groups[g]) > 1
+            # Without a setting (adoption, with parents, emergency) siblings count as
+            # together when they share the placement type.
+            split = len({c.setting.unique_id if c.setting else ("no setting", int(c.ptype))
+                         for c in kids}) > 1
             for c in kids:
                 sib[c.la] += 1
                 if split:
