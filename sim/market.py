@@ -237,7 +237,8 @@ class Market:
         margin = self.home_margin()
         n_homes = sum(1 for _ in self.model.settings_of(PlacementType.PRIVATE_HOME))
         demand = self.model.unmet_residential_demand()
-        want = r.entry_rate * max(margin, 0.0) * 10 * n_homes * (1 + demand)
+        want = (r.entry_rate * max(margin - r.entry_hurdle_margin, 0.0) * 10 * n_homes
+                * (1 + demand))
         for hook in self.model.entry_hooks:
             want = hook(want)
         managers = (r.manager_supply_per_quarter * self.model.scenario.scale

@@ -27,6 +27,7 @@ from sim.commissioning import Commissioner
 from sim.contracts import BlockContracts
 from sim.demand import (
     ExitHazards,
+    complex_chance_8_plus,
     draw_entrant_profiles,
     family_sizes,
     la_start_shares,
@@ -50,9 +51,11 @@ if TYPE_CHECKING:
     from sim.results import RunResult
 
 WEEKS_PER_YEAR = 52.1775
-EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, ADOPTIVE_PLACEMENT = range(7)
+(EXIT, BREAKDOWN, DEREGISTER, STAYING_PUT_END, HOME_OPENS, RESEARCH, ADOPTIVE_PLACEMENT,
+ NEEDS_EMERGE) = range(8)
 FOSTER_TYPES = (PlacementType.LA_FOSTER, PlacementType.IFA_FOSTER, PlacementType.KINSHIP)
-STREAMS = ("supply", "entries", "matching", "stability", "recruitment", "market", "policy")
+STREAMS = ("supply", "entries", "matching", "stability", "recruitment", "market", "policy",
+           "needs")
 
 
 class CareMarketModel(mesa.Model):
@@ -107,6 +110,10 @@ class CareMarketModel(mesa.Model):
         # a sibling lives (kept as children enter and leave, so lookups cost O(group)).
         self.sibling_groups: dict[int, list[Child]] = {}
         self.hazards = ExitHazards.from_demand(sc.demand)
+        # Chance that a child in care before 8 has complex needs at 8 (as the 2019 stock).
+        self._onset_chance = min(sc.demand.complex_onset_in_care
+                                 * complex_chance_8_plus(sc.demand), 1.0)
+        self.needs_emerged = 0
         self.entry_multiplier = np.ones(len(geo.las))
         self.kinship_multiplier = 1.0
         self.breakdown_multiplier = 1.0
@@ -355,6 +362,35 @@ class CareMarketModel(mesa.Model):
             when = math.ceil(week - lead)
             if when > self.week:
                 self.calendar[when].append((ADOPTIVE_PLACEMENT, child, -1))
+        self._schedule_needs_onset(child)
+
+    def _schedule_needs_onset(self, child: Child) -> None:
+        """Complex needs that emerge at 8 in a child who came into care younger.
+
+        Entrants aged 8+ have complex needs with a fixed chance, and the 2019 stock is
+        seeded by age, not by age at entry; without onset in care, a child entering at 3
+        would never have complex needs, and complex needs (so children's homes) would
+        shrink as the 2019 stock leaves. Drawn once, with the child's leaving date.
+        """
+        if child.need != Need.STANDARD or self._onset_chance <= 0:
+            return
+        week = child.birth_week + 8 * WEEKS_PER_YEAR
+        if week <= self.week or week >= child.exit_week:
+            return
+        if self.streams["needs"].random() < self._onset_chance:
+            self.calendar[max(math.ceil(week), self.week + 1)].append((NEEDS_EMERGE, child, -1))
+
+    def _needs_emerge(self, child: Child) -> None:
+        """The child now has complex needs. A placement that cannot meet them no longer
+        counts as sufficient and is more likely to break down (and the next search looks
+        for a home that fits)."""
+        child.need = Need.COMPLEX
+        self.needs_emerged += 1
+        if child.setting is not None and not child.misfit and not child.setting.fits(child):
+            child.misfit = True
+            child.token += 1  # the breakdown drawn for a fitting placement no longer holds
+            self._schedule_breakdown(child)
+        self.outcomes.on_needs_change(child)
 
     def price_to(self, la: int, s: CareSetting) -> float:
         """Weekly cost to LA ``la`` of a placement in ``s`` (in-house: the LA's own cost).
@@ -616,6 +652,9 @@ class CareMarketModel(mesa.Model):
                            and c.ptype == PlacementType.EMERGENCY]
                 if waiting:
                     self.queue.append(waiting)
+            elif kind == NEEDS_EMERGE:
+                if obj.unique_id in self.children and obj.need == Need.STANDARD:
+                    self._needs_emerge(obj)
             elif kind == ADOPTIVE_PLACEMENT:
                 if obj.unique_id in self.children and obj.ptype != PlacementType.ADOPTION:
                     self._adoptive_placement(obj)

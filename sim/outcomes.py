@@ -295,6 +295,16 @@ class Outcomes:
         if len(child.placement_starts) > 1:
             self._moves[la] += 1
 
+    def on_needs_change(self, child: Child) -> None:
+        """A placed child's needs changed: only whether they are well placed can change."""
+        if child.ptype is None:
+            return
+        well = child.well_placed
+        if well != child.was_well_placed:
+            self._dirty = True
+            self._well[child.la] += 1 if well else -1
+            child.was_well_placed = well
+
     def on_unplace(self, child: Child) -> None:
         la, ptype, cost, distance, s = (child.la, child.ptype, child.weekly_cost,
                                         child.distance, child.setting)

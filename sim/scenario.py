@@ -67,6 +67,11 @@ class Demand:
     uasc_share_of_starts: float = param(0.14, 0, 1, "share", f"{EST}; stock 5,070 UASC 2019")
     complex_needs_share: float = param(0.19, 0, 1, "share of entering children (8+ only)",
                                        f"{EST}; calibrated to residential share")
+    complex_onset_in_care: float = param(
+        1.0, 0, 10, "chance that a child in care before 8 has complex needs at 8, relative "
+        "to an entrant aged 8+ (1: the same; 0: needs never change in care)",
+        f"{EST}; the 2019 stock is seeded so (needs by age, not by age at entry), and 1 keeps "
+        "entries consistent with it")
     disability_share: float = param(0.04, 0, 1, "share of entrants", EST)
     sibling_group_share: float = param(0.36, 0, 1, "share of entrants arriving with siblings",
                                        f"{EST}; calibrated to 37% separated every year "
@@ -150,8 +155,8 @@ class Residential:
     homes_2019: int = param(2_304, 0, 20_000, "homes", f"{OFSTED_H} 2019")
     la_run_homes_2019: int = param(418, 0, 20_000, "homes", f"{OFSTED_H} 2019")
     voluntary_share_of_independent: float = param(0.06, 0, 1, "share", f"{CLA} 2019: 6% vs 35%")
-    places_per_home: float = param(3.3, 1, 20, "places per home in 2019",
-                                   f"{EST}; {OFSTED_H} 2023: 10,818/2,880 = 3.76, smaller earlier")
+    places_per_home: float = param(3.76, 1, 20, "places per home (mean)",
+                                   f"{OFSTED_H} 2023: 10,818 places in 2,880 homes")
     complex_specialist_share: float = param(0.35, 0, 1, "share of homes", EST)
     min_age: float = param(8.0, 0, 17, "years", EST)
     supported_places: int = param(5_500, 0, 100_000, "places (16-17 supported accommodation)",
@@ -169,8 +174,13 @@ class Residential:
     interest_rate: float = param(0.08, 0, 1, "per year", EST)
     cash_weeks: float = param(10.0, 0, 520, "weeks of costs held as cash", EST)
     cost_shock_sd: float = param(0.15, 0, 2, "sd of quarterly cost shock", EST)
-    entry_rate: float = param(0.02, 0, 1, "new homes per quarter per home, per unit margin",
-                              f"{EST}; calibrated to +3.7%/year homes 2019-24 ({OFSTED_H})")
+    entry_rate: float = param(0.05, 0, 1, "new homes per quarter per home, per unit margin "
+                              "above the hurdle",
+                              f"{EST}; calibrated to 2,880 homes in 2023 ({OFSTED_H})")
+    entry_hurdle_margin: float = param(
+        0.18, 0, 0.9, "operating margin below which no new home is opened (the return "
+        "investors require)", f"{EST}; CMA: margins of 19-23% persisted 2016-20 while homes "
+        "were added, so entry stops somewhat below them")
     manager_supply_per_quarter: float = param(60.0, 0, 10_000, "new registered managers/quarter",
                                               EST)
     registration_weeks: float = param(26.0, 0, 260, "weeks from decision to opening", EST)
@@ -190,13 +200,14 @@ class Prices:
     in_house_foster_cost: float = param(520.0, 0, 1e5, "GBP/week", f"{EST} (about £450-£600)")
     kinship_foster_cost: float = param(300.0, 0, 1e5, "GBP/week", EST)
     ifa_cost: float = param(665.0, 0, 1e5, "GBP/week", f"{CMA}: price about £820, margin 19%")
-    home_cost_per_place: float = param(2_950.0, 0, 1e5, "GBP/week at full occupancy",
-                                       f"{CMA}: price £3,830, margin 23%")
+    home_cost_per_place: float = param(2_625.0, 0, 1e5, "GBP/week per place, filled or not",
+                                       f"{CMA}: price £3,830 = cost / 0.85 x (1 + 0.24)")
     la_home_cost_per_place: float = param(4_600.0, 0, 1e5, "GBP/week", f"{EST} (£4,000-£6,000)")
     supported_cost: float = param(1_100.0, 0, 1e5, "GBP/week", EST)
     emergency_cost: float = param(10_000.0, 0, 1e6, "GBP/week", f"{EST} (£10,000 and more)")
-    home_markup: float = param(0.12, 0, 5, "markup on full cost at target occupancy",
-                               f"calibrated to {CMA} 23% margin")
+    home_markup: float = param(0.24, 0, 5, "markup on full cost at target occupancy",
+                               f"calibrated to {CMA} 23% margin (2016-20) at 80-95% "
+                               "occupancy")
     ifa_markup: float = param(0.22, 0, 5, "markup on cost", f"calibrated to {CMA} 19% margin")
     scarcity_markup: float = param(0.8, 0, 20, "x base markup at full occupancy, homes",
                                    f"{EST}; CMA: home prices +3.5%/year real 2016-20")

@@ -292,6 +292,7 @@ def varied_scenarios(draw) -> Scenario:
         "stability.provider_notice_share": draw(st.sampled_from([0.12, 1.0])),
         "demand.staying_put_share": draw(st.sampled_from([0.0, 0.5, 1.0])),
         "demand.sibling_group_share": draw(st.sampled_from([0.0, 0.32, 1.0])),
+        "demand.complex_onset_in_care": draw(st.sampled_from([0.0, 1.0, 3.0])),
     })
 
 

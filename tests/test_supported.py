@@ -52,11 +52,29 @@ def _one_entry_round(threshold: float):
     return model, before, using, _units_by_la(model)
 
 
+def _usable_places_by_la(model: CareMarketModel) -> dict[int, int]:
+    places: dict[int, int] = {}
+    for s in model.settings[PlacementType.SUPPORTED]:
+        places[s.location_la] = places.get(s.location_la, 0) + s.places - s.blocked
+    return places
+
+
 def test_a_unit_opens_where_young_people_fill_the_places() -> None:
-    model, before, using, after = _one_entry_round(0.1)
-    assert using
-    assert {la for la in after if after[la] > before.get(la, 0)} == using
-    assert model.market.supported_opened == len(using)
+    # At 0.1, a unit opens in every LA whose young people in supported accommodation
+    # (wherever they live) number at least a tenth of the usable places in the LA.
+    model = CareMarketModel(None, seed=1, scale=0.05,
+                            **{"residential.supported_entry_occupancy": 0.1})
+    before, places = _units_by_la(model), _usable_places_by_la(model)
+    used: dict[int, int] = {}
+    for s in model.settings[PlacementType.SUPPORTED]:
+        for c in s.occupants:
+            used[c.la] = used.get(c.la, 0) + 1
+    due = {la for la, n in used.items() if n >= 0.1 * places.get(la, 0)}
+    assert due
+    model.market.supported_entry()
+    after = _units_by_la(model)
+    assert {la for la in after if after[la] > before.get(la, 0)} == due
+    assert model.market.supported_opened == len(due)
     for s in model.settings[PlacementType.SUPPORTED]:
         assert s.price > 0 and s.provider.active
 

@@ -44,7 +44,7 @@ class NationalTariff(Policy):
         "kinds": ["homes", "ifa", "supported"],
         # The model's calibrated base markups (prices.home_markup, prices.ifa_markup):
         # the tariff keeps a normal margin and removes scarcity and fragmentation premia.
-        "allowed_markup_homes": 0.12,
+        "allowed_markup_homes": 0.24,
         "allowed_markup_ifa": 0.22,
         "allowed_markup_supported": 0.22,
         "specialist_uplift": 0.0,
