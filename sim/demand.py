@@ -156,7 +156,7 @@ def draw_entrant_profiles(rng: np.random.Generator, n: int, d: Demand,
     # Unaccompanied children are almost all teenagers (87% aged 16+).
     uasc = (age >= 14) & (rng.random(n) < d.uasc_share_of_starts / max(_share_14_plus(mix), 1e-9))
     need = np.full(n, int(Need.STANDARD))
-    complex_ = (age >= 8) & (rng.random(n) < complex_chance_8_plus(d, year))
+    complex_ = (age >= 8) & (rng.random(n) < complex_chance_8_plus(d, mix))
     need[complex_] = int(Need.COMPLEX)
     disabled = ~complex_ & (rng.random(n) < d.disability_share)
     need[disabled] = int(Need.DISABLED)
@@ -168,10 +168,13 @@ def _share_14_plus(mix: dict[str, float]) -> float:
     return mix["10_15"] / 3 + mix["16_17"]
 
 
-def complex_chance_8_plus(d: Demand, year: float | None = None) -> float:
+def complex_chance_8_plus(d: Demand, mix: dict[str, float] | None = None) -> float:
     """Chance that an entrant aged 8 or over has complex needs (only 8+ entrants do), so
-    that ``complex_needs_share`` of all entrants in a DfE year have them."""
-    return d.complex_needs_share / max(_share_8_plus(entry_age_mix_for_year(d, year)), 1e-9)
+    that ``complex_needs_share`` of entrants with age mix ``mix`` (default:
+    ``entry_age_mix``) have them."""
+    if mix is None:
+        mix = entry_age_mix_for_year(d, None)
+    return d.complex_needs_share / max(_share_8_plus(mix), 1e-9)
 
 
 def _share_8_plus(mix: dict[str, float]) -> float:

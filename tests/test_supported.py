@@ -3,6 +3,8 @@ opening units where LAs' young people use it. Real models at small scale."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sim.model import WEEKS_PER_YEAR, CareMarketModel
 from sim.types import Need, PlacementType
 
@@ -38,16 +40,17 @@ def _units_by_la(model: CareMarketModel) -> dict[int, int]:
     return units
 
 
-def _las_using_supported(model: CareMarketModel) -> set[int]:
-    return {c.la for s in model.settings[PlacementType.SUPPORTED] for c in s.occupants}
+def _using_by_la(model: CareMarketModel) -> Counter[int]:
+    """Young people in supported accommodation (wherever it is), by their own LA."""
+    return Counter(c.la for s in model.settings[PlacementType.SUPPORTED] for c in s.occupants)
 
 
 def _one_entry_round(threshold: float):
-    """(model, units by LA before, LAs whose young people use units, units after) for one
+    """(model, units by LA before, young people using units by LA, units after) for one
     quarterly supported-accommodation entry round at ``threshold``."""
     model = CareMarketModel(None, seed=1, scale=0.05,
                             **{"residential.supported_entry_occupancy": threshold})
-    before, using = _units_by_la(model), _las_using_supported(model)
+    before, using = _units_by_la(model), _using_by_la(model)
     model.market.supported_entry()
     return model, before, using, _units_by_la(model)
 
@@ -65,10 +68,7 @@ def test_a_unit_opens_where_young_people_fill_the_places() -> None:
     model = CareMarketModel(None, seed=1, scale=0.05,
                             **{"residential.supported_entry_occupancy": 0.1})
     before, places = _units_by_la(model), _usable_places_by_la(model)
-    used: dict[int, int] = {}
-    for s in model.settings[PlacementType.SUPPORTED]:
-        for c in s.occupants:
-            used[c.la] = used.get(c.la, 0) + 1
+    used = _using_by_la(model)
     due = {la for la, n in used.items() if n >= 0.1 * places.get(la, 0)}
     assert due
     model.market.supported_entry()
