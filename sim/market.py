@@ -260,10 +260,11 @@ class Market:
         Supported accommodation (flats or shared houses with support) needs no registered
         manager or purpose-built home, so providers add a unit in an LA once the LA's
         young people in supported accommodation (wherever they live) number at least
-        ``supported_entry_occupancy`` of the usable places in that LA. Without this,
+        ``supported_entry_occupancy`` of the usable places in that LA with the new unit's
+        (so the unit would fill, rather than fail and reopen). Without this,
         units that fail are never replaced and young people are placed ever further away.
         """
-        from sim.supply import new_supported_provider, open_supported_unit
+        from sim.supply import SUPPORTED_UNIT_PLACES, new_supported_provider, open_supported_unit
 
         m = self.model
         threshold = m.scenario.residential.supported_entry_occupancy
@@ -276,7 +277,7 @@ class Market:
             for c in s.occupants:
                 used[c.la] += 1
         for la in m.active_las:
-            if used[la] > 0 and used[la] >= threshold * places[la]:
+            if used[la] > 0 and used[la] >= threshold * (places[la] + SUPPORTED_UNIT_PLACES):
                 prov = self.supported_providers.get(la)
                 fresh = prov is None or not prov.active
                 if fresh:

@@ -163,7 +163,7 @@ class Residential:
                                   f"{EST}; supported accommodation 9.8% of children (FOI 2024)")
     supported_entry_occupancy: float = param(
         0.9, 0.1, 10, "the LA's young people in supported accommodation / usable places in "
-        "the LA at which a provider opens a 6-place unit there (quarterly)",
+        "the LA, counting a new 6-place unit, at which a provider opens it (quarterly)",
         f"{EST}; 9.8% of children in care lived in supported accommodation in September "
         "2024 (FOI survey of 150 LAs), against the 5,500 places (7%) assumed for 2019")
     large_group_count: int = param(21, 0, 500, "groups",

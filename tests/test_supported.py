@@ -64,12 +64,13 @@ def _usable_places_by_la(model: CareMarketModel) -> dict[int, int]:
 
 def test_a_unit_opens_where_young_people_fill_the_places() -> None:
     # At 0.1, a unit opens in every LA whose young people in supported accommodation
-    # (wherever they live) number at least a tenth of the usable places in the LA.
+    # (wherever they live) number at least a tenth of the usable places in the LA,
+    # counting the new unit's 6.
     model = CareMarketModel(None, seed=1, scale=0.05,
                             **{"residential.supported_entry_occupancy": 0.1})
     before, places = _units_by_la(model), _usable_places_by_la(model)
     used = _using_by_la(model)
-    due = {la for la, n in used.items() if n >= 0.1 * places.get(la, 0)}
+    due = {la for la, n in used.items() if n >= 0.1 * (places.get(la, 0) + 6)}
     assert due
     model.market.supported_entry()
     after = _units_by_la(model)
@@ -79,10 +80,12 @@ def test_a_unit_opens_where_young_people_fill_the_places() -> None:
         assert s.price > 0 and s.provider.active
 
 
-def test_no_unit_opens_while_places_are_spare() -> None:
-    # A threshold of 10 young people per place is never met where there are places; an
-    # LA with none whose young people live in other LAs' units still gets one.
+def test_no_unit_opens_that_its_young_people_would_not_fill() -> None:
+    # At 10 young people per place (60 for a first unit) nothing is due at this scale.
     _, before, using, after = _one_entry_round(10.0)
-    opened = {la for la in after if after[la] > before.get(la, 0)}
-    assert opened == {la for la in using if la not in before}
-    assert all(after[la] == n for la, n in before.items())
+    assert using and after == before
+    # At the default 0.9, an LA with no unit of its own and fewer than 0.9 x 6 young
+    # people in other LAs' units gets none (it could not fill one: it would fail).
+    _, before, using, after = _one_entry_round(0.9)
+    few = {la for la, n in using.items() if la not in before and n < 5.4}
+    assert few and not any(la in after for la in few)
