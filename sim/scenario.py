@@ -48,11 +48,11 @@ class Demand:
 
     starts_per_year: dict = param(
         {"2019": 31_770, "2020": 30_970, "2021": 28_440, "2022": 30_010, "2023": 33_000,
-         "2024": 33_050, "2025": 32_590},
+         "2024": 33_050, "2025": 32_690},
         0, 200_000, "children/year, years ending 31 March (held at the last year after it)",
-        f"{CLA}: 2022-24 published; 2019-21 UNVERIFIED (see sim/data/national.toml); 2025 "
-        "estimate: 2025 ceasings (34,450, UNVERIFIED) less the published fall in stock "
-        "(83,630 -> 81,770)",
+        f"{CLA}: 2019-24 published (2019-21 checked against press reports of the releases: "
+        "see sim/data/national.toml); 2025 estimate: 2025 ceasings (34,450, DfE time series) "
+        "less the fall in stock the 2025 release publishes (83,530 -> 81,770, down 1,760)",
     )
     entry_age_mix: dict = param(
         {"under_1": 0.19, "1_4": 0.17, "5_9": 0.17, "10_15": 0.29, "16_17": 0.18},
