@@ -159,13 +159,19 @@ class Residential:
                                    f"{OFSTED_H} 2023: 10,818 places in 2,880 homes")
     complex_specialist_share: float = param(0.35, 0, 1, "share of homes", EST)
     min_age: float = param(8.0, 0, 17, "years", EST)
-    supported_places: int = param(5_500, 0, 100_000, "places (16-17 supported accommodation)",
-                                  f"{EST}; supported accommodation 9.8% of children (FOI 2024)")
+    supported_places: int = param(
+        3_100, 0, 100_000, "places (16-17 supported accommodation, 31 March 2019)",
+        f"{EST}: the 2019 stock places about 2,570 young people (3.3%) in supported "
+        "accommodation, so 3,100 places are 83% full (5,500 left units half empty and 37 "
+        "providers failed in the first year); DfE counted 6,180 living independently or "
+        "semi-independently at 31 March 2019 (Looked after children in independent or "
+        "semi-independent placements, February 2020), the rest of whom the model places in "
+        "foster care")
     supported_entry_occupancy: float = param(
         0.9, 0.1, 10, "the LA's young people in supported accommodation / usable places in "
         "the LA, counting a new 6-place unit, at which a provider opens it (quarterly)",
         f"{EST}; 9.8% of children in care lived in supported accommodation in September "
-        "2024 (FOI survey of 150 LAs), against the 5,500 places (7%) assumed for 2019")
+        "2024 (FOI survey of 150 LAs), against 3.3% in the model's 2019 stock")
     large_group_count: int = param(21, 0, 500, "groups",
                                    "Ofsted 2022: 21 largest own 929 homes (42% of private)")
     large_group_share: float = param(0.42, 0, 1, "share of private homes", "Ofsted 2022")
