@@ -98,8 +98,10 @@ def _assert_same_runs(a: Path, b: Path, keys: list[str]) -> None:
 
 
 def _done_keys(out: Path) -> list[str]:
+    """Finished runs: a ``.tmp-`` folder holding run.json is a write not yet renamed."""
     store = ResultsStore(out)
-    return sorted(p.name for p in store.runs.iterdir() if store.status(p.name) == DONE)
+    return sorted(p.name for p in store.runs.iterdir()
+                  if not p.name.startswith(".tmp-") and store.status(p.name) == DONE)
 
 
 # -- the experiment file -------------------------------------------------------------------
