@@ -4,8 +4,10 @@ opening units where LAs' young people use it. Real models at small scale."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
 from sim.model import WEEKS_PER_YEAR, CareMarketModel
+from sim.supply import SUPPORTED_UNIT_PLACES
 from sim.types import Need, PlacementType
 
 
@@ -45,14 +47,14 @@ def _using_by_la(model: CareMarketModel) -> Counter[int]:
     return Counter(c.la for s in model.settings[PlacementType.SUPPORTED] for c in s.occupants)
 
 
-def _one_entry_round(threshold: float):
-    """(model, units by LA before, young people using units by LA, units after) for one
-    quarterly supported-accommodation entry round at ``threshold``."""
-    model = CareMarketModel(None, seed=1, scale=0.05,
-                            **{"residential.supported_entry_occupancy": threshold})
-    before, using = _units_by_la(model), _using_by_la(model)
-    model.market.supported_entry()
-    return model, before, using, _units_by_la(model)
+class EntryRound(NamedTuple):
+    """One quarterly supported-accommodation entry round, with the state before it."""
+
+    model: CareMarketModel
+    before: dict[int, int]  # units by LA
+    using: Counter[int]  # young people in supported accommodation by their LA
+    places: dict[int, int]  # usable places by LA
+    after: dict[int, int]  # units by LA after the round
 
 
 def _usable_places_by_la(model: CareMarketModel) -> dict[int, int]:
@@ -62,18 +64,22 @@ def _usable_places_by_la(model: CareMarketModel) -> dict[int, int]:
     return places
 
 
+def _one_entry_round(threshold: float) -> EntryRound:
+    model = CareMarketModel(None, seed=1, scale=0.05,
+                            **{"residential.supported_entry_occupancy": threshold})
+    before, using, places = _units_by_la(model), _using_by_la(model), _usable_places_by_la(model)
+    model.market.supported_entry()
+    return EntryRound(model, before, using, places, _units_by_la(model))
+
+
 def test_a_unit_opens_where_young_people_fill_the_places() -> None:
     # At 0.1, a unit opens in every LA whose young people in supported accommodation
     # (wherever they live) number at least a tenth of the usable places in the LA,
     # counting the new unit's 6.
-    model = CareMarketModel(None, seed=1, scale=0.05,
-                            **{"residential.supported_entry_occupancy": 0.1})
-    before, places = _units_by_la(model), _usable_places_by_la(model)
-    used = _using_by_la(model)
-    due = {la for la, n in used.items() if n >= 0.1 * (places.get(la, 0) + 6)}
+    model, before, used, places, after = _one_entry_round(0.1)
+    due = {la for la, n in used.items()
+           if n >= 0.1 * (places.get(la, 0) + SUPPORTED_UNIT_PLACES)}
     assert due
-    model.market.supported_entry()
-    after = _units_by_la(model)
     assert {la for la in after if after[la] > before.get(la, 0)} == due
     assert model.market.supported_opened == len(due)
     for s in model.settings[PlacementType.SUPPORTED]:
@@ -82,10 +88,10 @@ def test_a_unit_opens_where_young_people_fill_the_places() -> None:
 
 def test_no_unit_opens_that_its_young_people_would_not_fill() -> None:
     # At 10 young people per place (60 for a first unit) nothing is due at this scale.
-    _, before, using, after = _one_entry_round(10.0)
+    _, before, using, _, after = _one_entry_round(10.0)
     assert using and after == before
     # At the default 0.9, an LA with no unit of its own and fewer than 0.9 x 6 young
     # people in other LAs' units gets none (it could not fill one: it would fail).
-    _, before, using, after = _one_entry_round(0.9)
+    _, before, using, _, after = _one_entry_round(0.9)
     few = {la for la, n in using.items() if la not in before and n < 5.4}
     assert few and not any(la in after for la in few)
